@@ -1,0 +1,169 @@
+//! picket-server: the Redis-compatible data server.
+//!
+//! `picket-server [config-file] [--directive value ...]`, like redis-server.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use anyhow::Context;
+use picket::config::{self, LogLevel};
+use picket::server::Server;
+use tracing_subscriber::{prelude::*, reload, EnvFilter};
+
+#[global_allocator]
+static ALLOC: picket::alloc::CountingJemalloc = picket::alloc::CountingJemalloc;
+
+const USAGE: &str = "Usage: ./picket-server [/path/to/redis.conf] [options] [-]
+       ./picket-server - (read config from stdin)
+       ./picket-server -v or --version
+       ./picket-server -h or --help
+
+Examples:
+       ./picket-server (run the server with default conf)
+       ./picket-server /etc/redis/6379.conf
+       ./picket-server --port 7777
+       ./picket-server /etc/myredis.conf --loglevel verbose -
+
+Every redis.conf directive can be given as --directive value.";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("-v") | Some("--version") => {
+            println!(
+                "picket-server v={} (Redis 7.0.15 compatible) malloc=jemalloc-5.3.0 bits=64",
+                env!("CARGO_PKG_VERSION")
+            );
+            return;
+        }
+        Some("-h") | Some("--help") => {
+            println!("{USAGE}");
+            return;
+        }
+        _ => {}
+    }
+    if let Err(e) = run(args) {
+        eprintln!("{e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(mut args: Vec<String>) -> anyhow::Result<()> {
+    if args.iter().any(|a| a == "--sentinel") {
+        anyhow::bail!(
+            "Sentinel mode is not available in this build yet (see the project's issue tracker)"
+        );
+    }
+    let file = match args.first() {
+        Some(a) if !a.starts_with("--") => Some(PathBuf::from(args.remove(0))),
+        _ => None,
+    };
+    // A trailing "-" means: also read config from stdin (redis-server's form).
+    let stdin = args.last().is_some_and(|a| a == "-");
+    if stdin {
+        args.pop();
+    }
+    let file = if stdin && file.is_none() {
+        Some(PathBuf::from("-"))
+    } else {
+        file
+    };
+    let cfg = config::load(file.as_deref(), &args).map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let reload_level = init_logging(&cfg)?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        pid = std::process::id(),
+        "picket-server starting"
+    );
+    if file.is_none() {
+        tracing::warn!("no config file specified, using the default config. In order to specify a config file use picket-server /path/to/redis.conf");
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the event loop")?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let listeners = picket::net::bind_all(&cfg)?;
+        if listeners.is_empty() {
+            anyhow::bail!("no listening sockets could be opened (check `bind` and `port`)");
+        }
+        if !cfg.pidfile.is_empty() {
+            std::fs::write(&cfg.pidfile, format!("{}\n", std::process::id()))
+                .with_context(|| format!("writing pidfile {}", cfg.pidfile))?;
+        }
+        let hz = cfg.hz.clamp(1, 500) as u64;
+        let pidfile = cfg.pidfile.clone();
+        let mut server = Server::new(cfg);
+        server.on_loglevel = Some(Box::new(move |l: LogLevel| {
+            let _ = reload_level.reload(EnvFilter::new(l.filter()));
+        }));
+        let srv = Rc::new(RefCell::new(server));
+        for l in listeners {
+            let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let l = tokio::net::TcpListener::from_std(l).context("registering listener")?;
+            tracing::info!(%addr, "Ready to accept connections tcp");
+            tokio::task::spawn_local(picket::net::serve(srv.clone(), l));
+        }
+        let cron_srv = srv.clone();
+        tokio::task::spawn_local(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1000 / hz));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let now = picket::util::time::now_ms();
+                cron_srv.borrow_mut().cron(now);
+            }
+        });
+        let shutdown = srv.borrow().shutdown_notify.clone();
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        tokio::select! {
+            _ = sigterm.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+            _ = sigint.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+            _ = shutdown.notified() => {}
+        }
+        tracing::warn!("User requested shutdown...");
+        if !pidfile.is_empty() {
+            let _ = std::fs::remove_file(&pidfile);
+        }
+        tracing::warn!("picket-server is now ready to exit, bye bye...");
+        Ok(())
+    })
+}
+
+type LevelHandle = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
+
+/// Logs to stdout or `logfile`. RUST_LOG, when set, overrides `loglevel`.
+fn init_logging(cfg: &config::Config) -> anyhow::Result<LevelHandle> {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .map(EnvFilter::new)
+        .unwrap_or_else(|| EnvFilter::new(cfg.loglevel.filter()));
+    let (filter, handle) = reload::Layer::new(filter);
+    let registry = tracing_subscriber::registry().with(filter);
+    if cfg.logfile.is_empty() {
+        registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stdout))
+            .init();
+    } else {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&cfg.logfile)
+            .with_context(|| format!("Can't open the log file: {}", cfg.logfile))?;
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(f)),
+            )
+            .init();
+    }
+    Ok(handle)
+}

@@ -1,0 +1,6 @@
+//! Hash commands.
+
+use super::CommandSpec;
+
+/// The hashes family.
+pub static COMMANDS: &[CommandSpec] = &[];

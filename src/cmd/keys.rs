@@ -1,0 +1,6 @@
+//! Key commands.
+
+use super::CommandSpec;
+
+/// The keys family.
+pub static COMMANDS: &[CommandSpec] = &[];

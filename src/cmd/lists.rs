@@ -1,0 +1,6 @@
+//! List commands.
+
+use super::CommandSpec;
+
+/// The lists family.
+pub static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,6 @@
+//! Pub/Sub commands.
+
+use super::CommandSpec;
+
+/// The pubsub family.
+pub static COMMANDS: &[CommandSpec] = &[];

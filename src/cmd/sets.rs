@@ -1,0 +1,6 @@
+//! Set commands.
+
+use super::CommandSpec;
+
+/// The sets family.
+pub static COMMANDS: &[CommandSpec] = &[];

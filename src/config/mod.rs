@@ -1,0 +1,84 @@
+//! Configuration: redis.conf parsing, the directive table behind CONFIG
+//! GET/SET, and CONFIG REWRITE.
+//!
+//! Pure: `parse` turns text into directives with file and line numbers,
+//! `Config::apply` validates and stores one directive, `rewrite` produces the
+//! new file text. Reading and writing files happens in `load` and
+//! `rewrite_file`, thin wrappers the binary and CONFIG REWRITE call.
+
+mod directives;
+mod parse;
+mod rewrite;
+
+pub use directives::{
+    parse_memory, parse_output_limits, Config, EvictionPolicy, LogLevel, Password,
+};
+pub use parse::{parse_args, parse_text, ConfigError, Line};
+pub use rewrite::{rewrite_file, rewrite_text};
+
+use std::path::{Path, PathBuf};
+
+/// Reads a config file (following `include`), applies the command-line
+/// directives after it, and returns the resulting configuration.
+pub fn load(file: Option<&Path>, cli: &[String]) -> Result<Config, ConfigError> {
+    let mut cfg = Config::default();
+    let mut lines = Vec::new();
+    if let Some(f) = file {
+        read_file(f, &mut lines, 0)?;
+        cfg.file = Some(f.canonicalize().unwrap_or_else(|_| f.to_path_buf()));
+    }
+    lines.extend(parse_args(cli)?);
+    for l in &lines {
+        cfg.apply(&l.args).map_err(|msg| ConfigError::at(l, &msg))?;
+    }
+    cfg.validate().map_err(|msg| ConfigError {
+        file: None,
+        line: 0,
+        text: String::new(),
+        msg,
+    })?;
+    Ok(cfg)
+}
+
+fn read_file(path: &Path, out: &mut Vec<Line>, depth: usize) -> Result<(), ConfigError> {
+    if depth > 16 {
+        return Err(ConfigError {
+            file: Some(path.to_path_buf()),
+            line: 0,
+            text: String::new(),
+            msg: "include nesting too deep".into(),
+        });
+    }
+    let text = if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(path)
+    }
+    .map_err(|e| ConfigError {
+        file: Some(path.to_path_buf()),
+        line: 0,
+        text: String::new(),
+        msg: format!(
+            "Fatal error, can't open config file '{}': {e}",
+            path.display()
+        ),
+    })?;
+    for l in parse_text(&text, Some(path))? {
+        if l.args[0].eq_ignore_ascii_case("include") {
+            if l.args.len() != 2 {
+                return Err(ConfigError::at(&l, "wrong number of arguments"));
+            }
+            let inc = PathBuf::from(&l.args[1]);
+            read_file(&inc, out, depth + 1)?;
+        } else {
+            out.push(l);
+        }
+    }
+    Ok(())
+}
+
+/// Every directive, for CONFIG GET pattern matching.
+pub fn directives_table() -> &'static [directives::Directive] {
+    directives::DIRECTIVES
+}

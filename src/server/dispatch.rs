@@ -1,0 +1,251 @@
+//! The command path (Redis: processCommand and call in server.c).
+//!
+//! Admission checks run in redis-server 7.0's order, because which error a
+//! client sees when several apply is observable: unknown command, arity,
+//! authentication, out of memory, RESP2 subscriber context, then MULTI
+//! queuing, then the call. `call` runs the handler, writes its error reply,
+//! counts stats, feeds the slow log, MONITOR and propagation.
+
+use std::time::Instant;
+
+use super::client::{BlockState, Client};
+use super::stats::SlowlogEntry;
+use super::Server;
+use crate::cmd::table::LookupError;
+use crate::cmd::{errors, flags, CommandSpec, Ctx, Propagate};
+
+impl Server {
+    /// Runs one request from a client. Replies go to `c.out`.
+    pub fn process_command(&mut self, c: &mut Client, args: &[&[u8]], now_ms: i64) {
+        c.last_interaction_ms = now_ms;
+        let cmd = match self.commands.lookup(args) {
+            Ok(cmd) => cmd,
+            Err(e) => {
+                let msg = match e {
+                    LookupError::UnknownCommand => {
+                        let mut m = format!(
+                            "ERR unknown command '{}', with args beginning with: ",
+                            trunc(args[0], 128)
+                        );
+                        for a in args.iter().skip(1).take(128) {
+                            m.push_str(&format!("'{}' ", trunc(a, 128)));
+                        }
+                        m
+                    }
+                    LookupError::UnknownSubcommand(parent) => format!(
+                        "ERR unknown subcommand '{}'. Try {} HELP.",
+                        trunc(args[1], 128),
+                        parent.name.to_ascii_uppercase()
+                    ),
+                };
+                self.reject(c, None, &msg);
+                return;
+            }
+        };
+        if !cmd.arity_ok(args.len()) {
+            let msg = format!("ERR wrong number of arguments for '{}' command", cmd.name);
+            self.reject(c, Some(cmd), &msg);
+            return;
+        }
+        if !c.authenticated && !cmd.has(flags::NO_AUTH) {
+            self.reject(c, Some(cmd), &errors::NOAUTH.0);
+            return;
+        }
+        if self.config.maxmemory > 0 {
+            let out_of_memory = !self.perform_evictions(now_ms);
+            let in_multi_queueing = c.flags.multi && !cmd.has(flags::NO_MULTI);
+            if out_of_memory && (cmd.has(flags::DENYOOM) || in_multi_queueing) {
+                self.reject(c, Some(cmd), &errors::OOM.0);
+                return;
+            }
+        }
+        if c.in_resp2_pubsub() && !cmd.has(flags::PUBSUB_CONTEXT) {
+            let msg = format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                cmd.name
+            );
+            self.reject(c, Some(cmd), &msg);
+            return;
+        }
+        if c.flags.multi && !cmd.has(flags::NO_MULTI) {
+            c.multi_queue
+                .push(args.iter().map(|a| a.to_vec()).collect());
+            c.simple("QUEUED");
+            return;
+        }
+        self.call(c, cmd, args, now_ms, false, None);
+        if !self.ready_keys.is_empty() {
+            self.handle_clients_blocked_on_keys(now_ms);
+        }
+    }
+
+    /// Writes a rejection and counts it; inside MULTI it also dooms EXEC.
+    fn reject(&mut self, c: &mut Client, cmd: Option<&'static CommandSpec>, msg: &str) {
+        if c.flags.multi {
+            c.flags.dirty_exec = true;
+        }
+        c.error(msg);
+        self.stats.count_error(msg);
+        if let Some(cmd) = cmd {
+            self.stats
+                .commands
+                .entry(cmd.name)
+                .or_default()
+                .rejected_calls += 1;
+        }
+    }
+
+    /// Executes a command (Redis: call). `in_exec` is set for commands run by
+    /// EXEC; `prev_block` when serving a blocked client.
+    pub fn call(
+        &mut self,
+        c: &mut Client,
+        cmd: &'static CommandSpec,
+        args: &[&[u8]],
+        now_ms: i64,
+        in_exec: bool,
+        prev_block: Option<BlockState>,
+    ) {
+        if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && prev_block.is_none() {
+            self.feed_monitors(c, args, now_ms);
+        }
+        let dirty_before = self.dirty;
+        let start = Instant::now();
+        let mut ctx = Ctx {
+            srv: self,
+            client: c,
+            args,
+            now_ms,
+            propagate: Propagate::AsIs,
+            in_exec,
+            prev_block,
+        };
+        let res = (cmd.handler)(&mut ctx);
+        let propagate = std::mem::take(&mut ctx.propagate);
+        let micros = start.elapsed().as_micros() as u64;
+        let failed = if let Err(e) = res {
+            c.error(&e.0);
+            self.stats.count_error(&e.0);
+            true
+        } else {
+            false
+        };
+        if c.blocked.is_none() {
+            let st = self.stats.commands.entry(cmd.name).or_default();
+            st.calls += 1;
+            st.usec += micros;
+            if failed {
+                st.failed_calls += 1;
+            }
+            self.stats.total_commands_processed += 1;
+            self.slowlog_push(c, cmd, args, micros, now_ms);
+        }
+        c.last_cmd = cmd.name;
+        if self.dirty != dirty_before && !cmd.has(flags::NO_PROPAGATE) {
+            match propagate {
+                Propagate::AsIs => self.propagate(c.db, args),
+                Propagate::Rewritten(cmds) => {
+                    for argv in cmds {
+                        let v: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+                        self.propagate(c.db, &v);
+                    }
+                }
+                Propagate::Never => {}
+            }
+        }
+        self.propagate_expired();
+    }
+
+    /// Propagates DELs for keys that lazy or active expiry removed.
+    pub fn propagate_expired(&mut self) {
+        if self.keyspace.expired.is_empty() {
+            return;
+        }
+        let expired = std::mem::take(&mut self.keyspace.expired);
+        self.stats.expired_keys += expired.len() as u64;
+        for (db, key) in expired {
+            self.touch_watched_key(db, &key);
+            self.propagate(db, &[b"DEL", &key]);
+        }
+    }
+
+    fn slowlog_push(
+        &mut self,
+        c: &Client,
+        cmd: &CommandSpec,
+        args: &[&[u8]],
+        micros: u64,
+        now_ms: i64,
+    ) {
+        let threshold = self.config.slowlog_log_slower_than;
+        if threshold < 0 || (micros as i64) < threshold || cmd.has(flags::SKIP_SLOWLOG) {
+            return;
+        }
+        // Redis keeps at most 32 arguments and 128 bytes of each.
+        let mut argv: Vec<Vec<u8>> = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if i == 31 && args.len() > 32 {
+                argv.push(format!("... ({} more arguments)", args.len() - 31).into_bytes());
+                break;
+            }
+            if a.len() > 128 {
+                let mut v = a[..128].to_vec();
+                v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+                argv.push(v);
+            } else {
+                argv.push(a.to_vec());
+            }
+        }
+        let e = SlowlogEntry {
+            id: self.slowlog_next_id,
+            time: now_ms / 1000,
+            micros,
+            argv,
+            addr: c.addr.clone(),
+            name: c.name.clone().unwrap_or_default(),
+        };
+        self.slowlog_next_id += 1;
+        self.slowlog.push_front(e);
+        while self.slowlog.len() > self.config.slowlog_max_len.max(0) as usize {
+            self.slowlog.pop_back();
+        }
+    }
+
+    fn feed_monitors(&mut self, c: &mut Client, args: &[&[u8]], now_ms: i64) {
+        let mut line = format!(
+            "{}.{:06} [{} {}]",
+            now_ms / 1000,
+            (now_ms % 1000) * 1000,
+            c.db,
+            c.addr
+        );
+        for a in args {
+            line.push_str(" \"");
+            for &b in a.iter() {
+                match b {
+                    b'\\' => line.push_str("\\\\"),
+                    b'"' => line.push_str("\\\""),
+                    b'\n' => line.push_str("\\n"),
+                    b'\r' => line.push_str("\\r"),
+                    b'\t' => line.push_str("\\t"),
+                    7 => line.push_str("\\a"),
+                    8 => line.push_str("\\b"),
+                    0x20..=0x7e => line.push(b as char),
+                    _ => line.push_str(&format!("\\x{b:02x}")),
+                }
+            }
+            line.push('"');
+        }
+        let ids = self.monitors.clone();
+        for id in ids {
+            if id == c.id {
+                continue;
+            }
+            self.with_client(c, id, |m| m.simple(&line));
+        }
+    }
+}
+
+fn trunc(a: &[u8], n: usize) -> String {
+    String::from_utf8_lossy(&a[..a.len().min(n)]).into_owned()
+}

@@ -1,0 +1,214 @@
+//! The server: keyspace, clients, and the path every command takes.
+//!
+//! `Server` is owned by one thread (the event loop), like redis-server's
+//! global `server`, but passed explicitly. `dispatch` holds the admission
+//! checks in Redis's order (processCommand) and the call path (call);
+//! `blocking`, `watch` and `pubsub` hold the cross-client bookkeeping;
+//! `info` renders INFO; `cron` is the periodic work (serverCron).
+
+pub mod blocking;
+pub mod client;
+pub mod cron;
+pub mod dispatch;
+pub mod info;
+pub mod pubsub;
+pub mod stats;
+pub mod watch;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
+
+use tokio::sync::Notify;
+
+use crate::cmd::table::CommandTable;
+use crate::config::Config;
+use crate::keyspace::{Keyspace, Sds};
+use client::Client;
+use stats::{SlowlogEntry, Stats};
+
+/// How SHUTDOWN asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownMode {
+    /// Save if save rules or AOF are configured (the default).
+    Default,
+    /// SHUTDOWN SAVE.
+    Save,
+    /// SHUTDOWN NOSAVE.
+    NoSave,
+}
+
+/// Server state. See the module docs.
+pub struct Server {
+    /// The running configuration.
+    pub config: Config,
+    /// The data.
+    pub keyspace: Keyspace,
+    /// Connected clients by id.
+    pub clients: BTreeMap<u64, Rc<RefCell<Client>>>,
+    next_client_id: u64,
+    /// Counters for INFO stats.
+    pub stats: Stats,
+    /// Changes since the last save (Redis: server.dirty).
+    pub dirty: u64,
+    /// Pub/Sub subscriptions.
+    pub pubsub: pubsub::PubSub,
+    /// WATCHed keys: (db, key) → (client id, its dirty flag).
+    pub watched: HashMap<(usize, Sds), Vec<(u64, Rc<Cell<bool>>)>>,
+    /// Clients blocked per key, in arrival order.
+    pub blocking: HashMap<(usize, Sds), VecDeque<u64>>,
+    /// Keys that received data while clients wait on them.
+    pub ready_keys: VecDeque<(usize, Sds)>,
+    /// Clients in MONITOR mode.
+    pub monitors: Vec<u64>,
+    /// The slow log, newest first.
+    pub slowlog: VecDeque<SlowlogEntry>,
+    /// Next slow log entry id.
+    pub slowlog_next_id: u64,
+    /// 40 hex chars identifying this run (INFO run_id).
+    pub run_id: String,
+    /// Start time, unix ms.
+    pub start_ms: i64,
+    /// Unix time (s) of the last successful save (LASTSAVE).
+    pub lastsave: i64,
+    /// Set by SHUTDOWN; the main loop acts on it.
+    pub shutdown: Option<ShutdownMode>,
+    /// Wakes the main loop for shutdown.
+    pub shutdown_notify: Rc<Notify>,
+    /// The command table.
+    pub commands: &'static CommandTable,
+    /// Peak of used memory seen by the cron.
+    pub peak_memory: usize,
+    /// The port actually listened on (for INFO when `port 0`).
+    pub tcp_port: u16,
+    /// Executable path (INFO executable).
+    pub executable: String,
+    /// Output buffer hard limits in bytes (0 = none) for normal and pubsub
+    /// clients, parsed from `client-output-buffer-limit`.
+    pub obuf_hard_limits: (u64, u64),
+    /// Applies a new `loglevel` to the running logger (set by the binary).
+    pub on_loglevel: Option<Box<dyn Fn(crate::config::LogLevel)>>,
+}
+
+impl Server {
+    /// A server with the given configuration and empty keyspace.
+    pub fn new(config: Config) -> Self {
+        let dbs = config.databases.max(1) as usize;
+        let now = crate::util::time::now_ms();
+        let run_id: String = (0..40)
+            .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
+            .collect();
+        Server {
+            keyspace: Keyspace::new(dbs),
+            clients: BTreeMap::new(),
+            next_client_id: 1,
+            stats: Stats::default(),
+            dirty: 0,
+            pubsub: pubsub::PubSub::default(),
+            watched: HashMap::new(),
+            blocking: HashMap::new(),
+            ready_keys: VecDeque::new(),
+            monitors: Vec::new(),
+            slowlog: VecDeque::new(),
+            slowlog_next_id: 0,
+            run_id,
+            start_ms: now,
+            lastsave: now / 1000,
+            shutdown: None,
+            shutdown_notify: Rc::new(Notify::new()),
+            commands: CommandTable::get(),
+            peak_memory: 0,
+            tcp_port: config.port as u16,
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            on_loglevel: None,
+            obuf_hard_limits: hard_limits(&config),
+            config,
+        }
+    }
+
+    /// Registers a new connection and returns its client.
+    pub fn register_client(
+        &mut self,
+        addr: String,
+        laddr: String,
+        now_ms: i64,
+    ) -> Rc<RefCell<Client>> {
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let authed = self.config.requirepass.is_none();
+        let c = Rc::new(RefCell::new(Client::new(id, addr, laddr, authed, now_ms)));
+        self.clients.insert(id, c.clone());
+        self.stats.total_connections_received += 1;
+        c
+    }
+
+    /// Removes a client and everything that refers to it.
+    pub fn unregister_client(&mut self, c: &mut Client) {
+        self.unwatch_all(c);
+        self.pubsub_unsubscribe_all(c);
+        if c.blocked.is_some() {
+            self.unblock_client(c);
+        }
+        if c.flags.monitor {
+            self.monitors.retain(|&id| id != c.id);
+        }
+        self.clients.remove(&c.id);
+    }
+
+    /// Runs `f` on client `id` and wakes its connection. `current` is the
+    /// client whose command is running (already borrowed): when `id` is the
+    /// current client, `f` runs on it directly instead of borrowing again.
+    pub fn with_client(&self, current: &mut Client, id: u64, f: impl FnOnce(&mut Client)) {
+        if id == current.id {
+            f(current);
+            return;
+        }
+        if let Some(rc) = self.clients.get(&id) {
+            // A client is only borrowed by its own task while it runs a command,
+            // and only one command runs at a time, so this cannot fail; if it
+            // ever did, dropping one message beats a panic.
+            if let Ok(mut c) = rc.try_borrow_mut() {
+                f(&mut c);
+                c.notify.notify_one();
+            }
+        }
+    }
+
+    /// Applies side effects of a CONFIG SET (the new config is in place).
+    pub fn config_changed(&mut self, old: &Config) {
+        if old.loglevel != self.config.loglevel {
+            if let Some(f) = &self.on_loglevel {
+                f(self.config.loglevel);
+            }
+        }
+        self.obuf_hard_limits = hard_limits(&self.config);
+        if old.requirepass != self.config.requirepass {
+            tracing::info!("requirepass changed");
+        }
+    }
+
+    /// Used memory as the allocator reports it (Redis: zmalloc_used_memory).
+    pub fn used_memory(&self) -> usize {
+        crate::alloc::allocated()
+    }
+
+    /// Feeds a command that changed the dataset to replicas and the AOF.
+    /// Replication (issue 4) and the AOF (issue 3) attach their consumers
+    /// here; until then nothing consumes the stream.
+    pub fn propagate(&mut self, _db: usize, _argv: &[&[u8]]) {
+        self.stats.propagated_commands += 1;
+    }
+}
+
+fn hard_limits(cfg: &Config) -> (u64, u64) {
+    let v = crate::config::parse_output_limits(&cfg.client_output_buffer_limit).unwrap_or_default();
+    let get = |class: &str| {
+        v.iter()
+            .find(|(n, ..)| *n == class)
+            .map(|(_, h, ..)| *h)
+            .unwrap_or(0)
+    };
+    (get("normal"), get("pubsub"))
+}

@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn partial_request_reports_incomplete_with_needed_length() {
         let (r, _) = parse(b"*2\r\n$3\r\nGET\r\n$10\r\nabc").unwrap();
-        assert_eq!(r, ParsedRequest::Incomplete { need: 32 });
+        assert_eq!(r, ParsedRequest::Incomplete { need: 30 });
         let (r, _) = parse(b"*2\r\n$3\r\nGE").unwrap();
         assert!(matches!(r, ParsedRequest::Incomplete { .. }));
     }

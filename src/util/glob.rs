@@ -141,7 +141,8 @@ mod tests {
     fn patterns_match_like_stringmatchlen() {
         let cases: &[(&str, &str, bool)] = &[
             ("*", "anything", true),
-            ("*", "", true),
+            // Like stringmatchlen: an empty string matches no pattern; KEYS * has its own shortcut.
+            ("*", "", false),
             ("h?llo", "hello", true),
             ("h?llo", "hllo", false),
             ("h*llo", "heeeello", true),

@@ -7,6 +7,7 @@
 //! - [`server`]: server state, the command path, clients, INFO, cron.
 //! - [`cmd`]: the command table and one file per command family.
 //! - [`net`]: listeners and connection drivers (the only socket code).
+//! - [`persistence`]: the RDB format, DUMP/RESTORE payloads, files and AOF.
 //! - [`alloc`]: allocator accounting behind `used_memory`.
 //! - [`util`]: glob matching, Redis number rules, time.
 
@@ -15,6 +16,7 @@ pub mod cmd;
 pub mod config;
 pub mod keyspace;
 pub mod net;
+pub mod persistence;
 pub mod resp;
 pub mod server;
 pub mod util;

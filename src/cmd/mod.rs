@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod connection;
+pub mod dump;
 pub mod hashes;
 pub mod keys;
 pub mod lists;

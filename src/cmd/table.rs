@@ -24,7 +24,7 @@ impl CommandTable {
     pub fn get() -> &'static CommandTable {
         static TABLE: OnceLock<CommandTable> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let families: [&'static [CommandSpec]; 10] = [
+            let families: [&'static [CommandSpec]; 11] = [
                 super::connection::COMMANDS,
                 super::admin::COMMANDS,
                 super::keys::COMMANDS,
@@ -35,6 +35,7 @@ impl CommandTable {
                 super::zsets::COMMANDS,
                 super::pubsub::COMMANDS,
                 super::transactions::COMMANDS,
+                super::dump::COMMANDS,
             ];
             let mut map = HashMap::new();
             for f in families {

@@ -88,6 +88,11 @@ pub struct Keyspace {
     pub misses: u64,
     /// The eviction clock stamped on touched objects.
     pub lru_clock: u32,
+    /// Under an LFU policy: (lfu-log-factor, lfu-decay-time); objects then
+    /// carry LFU stamps instead of LRU clocks.
+    pub lfu: Option<(i64, i64)>,
+    /// Time of the current command (unix ms), for LFU stamps.
+    pub now_ms: i64,
 }
 
 impl Keyspace {
@@ -100,6 +105,17 @@ impl Keyspace {
             hits: 0,
             misses: 0,
             lru_clock: 0,
+            lfu: None,
+            now_ms: 0,
+        }
+    }
+
+    /// The stamp for a new object.
+    #[inline]
+    pub fn new_stamp(&self) -> u32 {
+        match self.lfu {
+            None => self.lru_clock,
+            Some(_) => crate::keyspace::lfu::init(self.now_ms),
         }
     }
 
@@ -124,11 +140,18 @@ impl Keyspace {
             self.misses += 1;
             return None;
         }
+        let lfu = self.lfu.is_some();
         let clock = self.lru_clock;
+        let (now, lfu_cfg) = (self.now_ms, self.lfu);
         match self.dbs[db].dict.get_mut(key) {
             Some(o) => {
                 self.hits += 1;
-                o.lru = clock;
+                o.lru = if lfu {
+                    let (f, d) = lfu_cfg.unwrap_or((10, 1));
+                    crate::keyspace::lfu::touch(o.lru, now, f, d)
+                } else {
+                    clock
+                };
                 Some(o)
             }
             None => {
@@ -143,9 +166,12 @@ impl Keyspace {
         if self.expire_if_needed(db, key, now_ms) {
             return None;
         }
-        let clock = self.lru_clock;
+        let (clock, now, lfu_cfg) = (self.lru_clock, self.now_ms, self.lfu);
         let o = self.dbs[db].dict.get_mut(key)?;
-        o.lru = clock;
+        o.lru = match lfu_cfg {
+            None => clock,
+            Some((f, d)) => crate::keyspace::lfu::touch(o.lru, now, f, d),
+        };
         Some(o)
     }
 
@@ -156,7 +182,7 @@ impl Keyspace {
 
     /// Adds a key that does not exist (the caller looked it up).
     pub fn add(&mut self, db: usize, key: &[u8], val: Value) -> &mut Obj {
-        let clock = self.lru_clock;
+        let clock = self.new_stamp();
         self.dbs[db]
             .dict
             .insert_new(Sds::from_slice(key), Obj::new(val, clock))
@@ -165,12 +191,17 @@ impl Keyspace {
     /// Sets a key to a value, replacing any old value. The deadline is
     /// removed unless `keep_ttl` (Redis: setKey).
     pub fn set(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
-        let clock = self.lru_clock;
+        let clock = self.new_stamp();
+        let lfu = self.lfu.is_some();
         let d = &mut self.dbs[db];
         match d.dict.get_mut(key) {
             Some(o) => {
                 o.val = val;
-                o.lru = clock;
+                // Overwriting keeps an LFU counter (Redis keeps the old object's
+                // frequency on SET); an LRU clock is refreshed.
+                if !lfu {
+                    o.lru = clock;
+                }
             }
             None => {
                 d.dict

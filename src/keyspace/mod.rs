@@ -6,6 +6,7 @@
 
 pub mod db;
 pub mod dict;
+pub mod lfu;
 pub mod value;
 pub mod zset;
 

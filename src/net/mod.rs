@@ -4,5 +4,6 @@
 
 pub mod connection;
 pub mod listener;
+pub mod metrics;
 
 pub use listener::{bind_all, serve};

@@ -110,6 +110,7 @@ impl Server {
             self.feed_monitors(c, args, now_ms);
         }
         let dirty_before = self.dirty;
+        self.keyspace.now_ms = now_ms;
         let start = Instant::now();
         let mut ctx = Ctx {
             srv: self,

@@ -10,7 +10,9 @@ pub mod blocking;
 pub mod client;
 pub mod cron;
 pub mod dispatch;
+pub mod evict;
 pub mod info;
+pub mod metrics;
 pub mod pubsub;
 pub mod stats;
 pub mod watch;
@@ -98,8 +100,10 @@ impl Server {
         let run_id: String = (0..40)
             .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
             .collect();
+        let mut keyspace = Keyspace::new(dbs);
+        keyspace.lfu = lfu_settings(&config);
         Server {
-            keyspace: Keyspace::new(dbs),
+            keyspace,
             clients: BTreeMap::new(),
             next_client_id: 1,
             stats: Stats::default(),
@@ -184,6 +188,7 @@ impl Server {
             }
         }
         self.obuf_hard_limits = hard_limits(&self.config);
+        self.keyspace.lfu = lfu_settings(&self.config);
         if old.requirepass != self.config.requirepass {
             tracing::info!("requirepass changed");
         }
@@ -211,4 +216,10 @@ fn hard_limits(cfg: &Config) -> (u64, u64) {
             .unwrap_or(0)
     };
     (get("normal"), get("pubsub"))
+}
+
+fn lfu_settings(cfg: &Config) -> Option<(i64, i64)> {
+    cfg.maxmemory_policy
+        .is_lfu()
+        .then_some((cfg.lfu_log_factor, cfg.lfu_decay_time))
 }

@@ -1,0 +1,1 @@
+//! The optional Prometheus HTTP endpoint (`metrics-port`).

@@ -1,0 +1,2 @@
+//! Persistence: the RDB format (Redis's own), DUMP/RESTORE payloads, and
+//! (later) RDB files and the AOF.

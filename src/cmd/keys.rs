@@ -191,17 +191,24 @@ fn may_unblock(v: &Value) -> bool {
 }
 
 /// Parses an argument the way getIntFromObjectOrReply does: a 64-bit
-/// integer that must also fit an `int`.
-fn int32_arg(ctx: &Ctx, i: usize, err: RErr) -> Result<i64, RErr> {
-    parse_i64(ctx.arg(i))
-        .filter(|n| i32::try_from(*n).is_ok())
-        .ok_or(err)
+/// integer that must also fit an `int`. `msg` replaces both errors when
+/// given, as in Redis.
+fn int32_arg(ctx: &Ctx, i: usize, msg: Option<RErr>) -> Result<i64, RErr> {
+    let Some(n) = parse_i64(ctx.arg(i)) else {
+        return Err(msg.unwrap_or(errors::NOT_INT));
+    };
+    if i32::try_from(n).is_err() {
+        return Err(msg.unwrap_or(RErr::lit(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        )));
+    }
+    Ok(n)
 }
 
-/// Parses a database index for MOVE and COPY: not an int is NOT_INT, out of
-/// range is "DB index is out of range" (Redis: selectDb failing).
+/// Parses a database index for MOVE and COPY: an int, then in range
+/// ("DB index is out of range", Redis: selectDb failing).
 fn db_index_arg(ctx: &Ctx, i: usize) -> Result<usize, RErr> {
-    let n = int32_arg(ctx, i, errors::NOT_INT)?;
+    let n = int32_arg(ctx, i, None)?;
     let dbs = ctx.srv.keyspace.dbs.len();
     usize::try_from(n)
         .ok()
@@ -591,8 +598,8 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
 /// blocked on a key that now exists with a list or sorted set are woken
 /// (Redis: dbSwapDatabases and scanDatabaseForReadyKeys).
 fn swapdb(ctx: &mut Ctx) -> CmdResult {
-    let a = int32_arg(ctx, 1, RErr::lit("ERR invalid first DB index"))?;
-    let b = int32_arg(ctx, 2, RErr::lit("ERR invalid second DB index"))?;
+    let a = int32_arg(ctx, 1, Some(RErr::lit("ERR invalid first DB index")))?;
+    let b = int32_arg(ctx, 2, Some(RErr::lit("ERR invalid second DB index")))?;
     let dbs = ctx.srv.keyspace.dbs.len();
     let index = |n: i64| usize::try_from(n).ok().filter(|&n| n < dbs);
     let (Some(a), Some(b)) = (index(a), index(b)) else {
@@ -851,6 +858,43 @@ mod tests {
             run(&mut srv, &mut c, &["OBJECT", "IDLETIME", "k"]).0,
             ":0\r\n"
         );
+    }
+
+    #[test]
+    fn changes_invalidate_watchers_in_the_right_database() {
+        let (mut srv, mut c) = setup();
+        let mut w = Client::new(2, "w".into(), "w".into(), true, NOW);
+        let dirty = |w: &Client| w.dirty_cas.get();
+        srv.keyspace.add(0, b"k", Value::from_bytes(b"v"));
+        srv.keyspace.add(1, b"only1", Value::from_bytes(b"v"));
+        // Each case: the watcher's db and key, then a command that must touch it.
+        let cases: &[(usize, &str, &[&str])] = &[
+            (0, "k", &["EXPIRE", "k", "100"]),
+            (0, "k", &["PERSIST", "k"]),
+            (0, "k2", &["RENAME", "k", "k2"]),
+            (0, "k3", &["COPY", "k2", "k3"]),
+            (4, "k2", &["COPY", "k2", "k2", "DB", "4"]),
+            (5, "k3", &["MOVE", "k3", "5"]),
+            (0, "k2", &["DEL", "k2"]),
+            // SWAPDB: the key exists only after the swap in db 0, and only
+            // before it in db 1.
+            (0, "only1", &["SWAPDB", "0", "1"]),
+            (0, "only1", &["SWAPDB", "1", "0"]),
+        ];
+        for (db, key, args) in cases {
+            w.db = *db;
+            srv.watch_key(&mut w, key.as_bytes());
+            assert!(!dirty(&w));
+            let (reply, _) = run(&mut srv, &mut c, args);
+            assert!(!reply.starts_with('-'), "{args:?}: {reply}");
+            assert!(dirty(&w), "{args:?} did not touch {db}/{key}");
+            srv.unwatch_all(&mut w);
+        }
+        // A failed or no-op command touches nothing.
+        srv.watch_key(&mut w, b"nokey");
+        run(&mut srv, &mut c, &["EXPIRE", "nokey", "10"]);
+        run(&mut srv, &mut c, &["DEL", "nokey"]);
+        assert!(!dirty(&w));
     }
 
     #[test]

@@ -102,6 +102,9 @@ impl Server {
             .collect();
         let mut keyspace = Keyspace::new(dbs);
         keyspace.lfu = lfu_settings(&config);
+        // Stamp objects created before the first cron tick with the real
+        // clock (Redis: initServerConfig sets server.lruclock).
+        keyspace.lru_clock = cron::lru_clock(now);
         Server {
             keyspace,
             clients: BTreeMap::new(),

@@ -53,7 +53,7 @@ fn parse_expire_flags(args: &[&[u8]]) -> Result<ExpireFlags, RErr> {
 fn expire_allowed(f: ExpireFlags, current: Option<i64>, when: i64) -> bool {
     match current {
         None => !f.xx && !f.gt,
-        Some(cur) => !f.nx && !(f.gt && when <= cur) && !(f.lt && when >= cur),
+        Some(cur) => !(f.nx || (f.gt && when <= cur) || (f.lt && when >= cur)),
     }
 }
 
@@ -127,7 +127,8 @@ fn expire_generic(ctx: &mut Ctx, base: i64, seconds: bool) -> CmdResult {
         ctx.propagate_as(vec![vec![del.to_vec(), key.to_vec()]]);
     } else {
         ks.dbs[db].set_expire(key, Some(when));
-        if !(base == 0 && !seconds) {
+        // PEXPIREAT already carries the absolute form: propagate it as is.
+        if base != 0 || seconds {
             let mut argv = vec![
                 b"PEXPIREAT".to_vec(),
                 key.to_vec(),
@@ -176,7 +177,9 @@ fn ttl_generic(ctx: &mut Ctx, kind: TtlKind) -> CmdResult {
     };
     let v = match kind {
         TtlKind::Millis | TtlKind::AbsMillis => v,
-        TtlKind::Seconds | TtlKind::AbsSeconds => v.saturating_add(500) / 1000,
+        // Rounded to the nearest second; redis-server's (ttl+500)/1000 does
+        // not wrap near i64::MAX, so neither does this.
+        TtlKind::Seconds | TtlKind::AbsSeconds => ((i128::from(v) + 500) / 1000) as i64,
     };
     ctx.client.int(v);
     Ok(())

@@ -29,6 +29,9 @@ use crate::keyspace::{Keyspace, Sds};
 use client::Client;
 use stats::{SlowlogEntry, Stats};
 
+/// A client watching a key: its id and the flag set when the key is touched.
+pub type Watcher = (u64, Rc<Cell<bool>>);
+
 /// How SHUTDOWN asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShutdownMode {
@@ -56,7 +59,7 @@ pub struct Server {
     /// Pub/Sub subscriptions.
     pub pubsub: pubsub::PubSub,
     /// WATCHed keys: (db, key) → (client id, its dirty flag).
-    pub watched: HashMap<(usize, Sds), Vec<(u64, Rc<Cell<bool>>)>>,
+    pub watched: HashMap<(usize, Sds), Vec<Watcher>>,
     /// Clients blocked per key, in arrival order.
     pub blocking: HashMap<(usize, Sds), VecDeque<u64>>,
     /// Keys that received data while clients wait on them.

@@ -17,7 +17,7 @@ pub mod pubsub;
 pub mod stats;
 pub mod watch;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 
@@ -55,8 +55,8 @@ pub struct Server {
     pub dirty: u64,
     /// Pub/Sub subscriptions.
     pub pubsub: pubsub::PubSub,
-    /// WATCHed keys: (db, key) → (client id, its dirty flag).
-    pub watched: HashMap<(usize, Sds), Vec<(u64, Rc<Cell<bool>>)>>,
+    /// WATCHed keys: (db, key) → its watchers.
+    pub watched: HashMap<(usize, Sds), Vec<watch::Watcher>>,
     /// Clients blocked per key, in arrival order.
     pub blocking: HashMap<(usize, Sds), VecDeque<u64>>,
     /// Keys that received data while clients wait on them.

@@ -171,3 +171,35 @@ fn unwatch(ctx: &mut Ctx) -> CmdResult {
     ctx.client.ok();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn a_blocking_command_run_by_exec_replies_its_timeout_reply_at_once() {
+        let mut srv = Server::new(Config::default());
+        let mut c = Client::new(1, "127.0.0.1:1".into(), "127.0.0.1:2".into(), true, 0);
+        let args: [&[u8]; 3] = [b"blpop", b"l", b"0"];
+        for (null_bulk, expected) in [(false, &b"*-1\r\n"[..]), (true, &b"$-1\r\n"[..])] {
+            let mut ctx = Ctx {
+                srv: &mut srv,
+                client: &mut c,
+                args: &args,
+                now_ms: 0,
+                propagate: Propagate::AsIs,
+                in_exec: true,
+                prev_block: None,
+            };
+            ctx.block(
+                vec![crate::keyspace::Sds::from_slice(b"l")],
+                None,
+                null_bulk,
+            );
+            assert_eq!(c.out, expected);
+            assert!(c.blocked.is_none());
+            c.out.clear();
+        }
+    }
+}

@@ -94,6 +94,16 @@ fn output_limit(srv: &Server, c: &Client) -> u64 {
     }
 }
 
+/// Resolves once the client is marked close-asap (checked on each wake-up).
+async fn close_requested(client: &Rc<RefCell<Client>>, notify: &tokio::sync::Notify) {
+    loop {
+        if client.borrow().flags.close_asap {
+            return;
+        }
+        notify.notified().await;
+    }
+}
+
 /// Drives one client connection until it closes.
 pub async fn drive(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, mut stream: TcpStream) {
     let notify = client.borrow().notify.clone();
@@ -135,7 +145,13 @@ pub async fn drive(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, mut st
         }
         if !outbuf.is_empty() {
             let n = outbuf.len();
-            let res = stream.write_all(&outbuf).await;
+            // A peer that stops reading stalls this write; the server may
+            // then mark the client for closing (output buffer limit, CLIENT
+            // KILL) and must not wait for the write to finish.
+            let res = tokio::select! {
+                r = stream.write_all(&outbuf) => r,
+                _ = close_requested(&client, &notify) => break,
+            };
             outbuf.clear();
             if outbuf.capacity() > 64 * 1024 {
                 outbuf.shrink_to(16 * 1024);

@@ -38,24 +38,24 @@ impl Server {
                         parent.name.to_ascii_uppercase()
                     ),
                 };
-                self.reject(c, None, &msg);
+                self.reject(c, None, args, &msg);
                 return;
             }
         };
         if !cmd.arity_ok(args.len()) {
             let msg = format!("ERR wrong number of arguments for '{}' command", cmd.name);
-            self.reject(c, Some(cmd), &msg);
+            self.reject(c, Some(cmd), args, &msg);
             return;
         }
         if !c.authenticated && !cmd.has(flags::NO_AUTH) {
-            self.reject(c, Some(cmd), &errors::NOAUTH.0);
+            self.reject(c, Some(cmd), args, &errors::NOAUTH.0);
             return;
         }
         if self.config.maxmemory > 0 {
             let out_of_memory = !self.perform_evictions(now_ms);
             let in_multi_queueing = c.flags.multi && !cmd.has(flags::NO_MULTI);
             if out_of_memory && (cmd.has(flags::DENYOOM) || in_multi_queueing) {
-                self.reject(c, Some(cmd), &errors::OOM.0);
+                self.reject(c, Some(cmd), args, &errors::OOM.0);
                 return;
             }
         }
@@ -64,7 +64,7 @@ impl Server {
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 cmd.name
             );
-            self.reject(c, Some(cmd), &msg);
+            self.reject(c, Some(cmd), args, &msg);
             return;
         }
         if c.flags.multi && !cmd.has(flags::NO_MULTI) {
@@ -80,12 +80,32 @@ impl Server {
     }
 
     /// Writes a rejection and counts it; inside MULTI it also dooms EXEC.
-    fn reject(&mut self, c: &mut Client, cmd: Option<&'static CommandSpec>, msg: &str) {
+    fn reject(
+        &mut self,
+        c: &mut Client,
+        cmd: Option<&'static CommandSpec>,
+        args: &[&[u8]],
+        msg: &str,
+    ) {
         if c.flags.multi {
             c.flags.dirty_exec = true;
         }
-        c.error(msg);
-        self.stats.count_error(msg);
+        if cmd.is_some_and(|cmd| cmd.name == "exec") {
+            // A rejected EXEC ends the transaction (Redis: execCommandAbort).
+            crate::cmd::transactions::discard_transaction(self, c);
+            let why = msg.strip_prefix("ERR ").unwrap_or(msg);
+            c.error(&format!(
+                "EXECABORT Transaction discarded because of: {why}"
+            ));
+            self.stats.count_error("EXECABORT");
+            if !self.monitors.is_empty() {
+                let now_ms = c.last_interaction_ms;
+                self.feed_monitors(c, "exec", args, now_ms);
+            }
+        } else {
+            c.error(msg);
+            self.stats.count_error(msg);
+        }
         if let Some(cmd) = cmd {
             self.stats
                 .commands
@@ -106,9 +126,7 @@ impl Server {
         in_exec: bool,
         prev_block: Option<BlockState>,
     ) {
-        if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && prev_block.is_none() {
-            self.feed_monitors(c, args, now_ms);
-        }
+        let reprocessing = prev_block.is_some();
         let dirty_before = self.dirty;
         self.keyspace.now_ms = now_ms;
         let start = Instant::now();
@@ -142,6 +160,14 @@ impl Server {
             self.slowlog_push(c, cmd, args, micros, now_ms);
         }
         c.last_cmd = cmd.name;
+        // After the call, as Redis 7.0 does: EXEC shows after the commands
+        // it ran, SELECT with its new db. Admin commands are never shown.
+        if !self.monitors.is_empty()
+            && !cmd.has(flags::SKIP_MONITOR | flags::ADMIN)
+            && !reprocessing
+        {
+            self.feed_monitors(c, cmd.name, args, now_ms);
+        }
         if self.dirty != dirty_before && !cmd.has(flags::NO_PROPAGATE) {
             match propagate {
                 Propagate::AsIs => self.propagate(c.db, args),
@@ -212,7 +238,9 @@ impl Server {
         }
     }
 
-    fn feed_monitors(&mut self, c: &mut Client, args: &[&[u8]], now_ms: i64) {
+    /// Sends a command to MONITOR clients (Redis: replicationFeedMonitors),
+    /// with passwords redacted as AUTH and HELLO ... AUTH do in Redis.
+    fn feed_monitors(&mut self, c: &mut Client, name: &str, args: &[&[u8]], now_ms: i64) {
         let mut line = format!(
             "{}.{:06} [{} {}]",
             now_ms / 1000,
@@ -220,7 +248,20 @@ impl Server {
             c.db,
             c.addr
         );
-        for a in args {
+        let mut redact_next = 0;
+        for (i, a) in args.iter().enumerate() {
+            let redact = redact_next > 0 || (name == "auth" && i > 0);
+            redact_next = if redact_next > 0 {
+                redact_next - 1
+            } else if name == "hello" && i > 1 && a.eq_ignore_ascii_case(b"AUTH") {
+                2
+            } else {
+                0
+            };
+            if redact {
+                line.push_str(" \"(redacted)\"");
+                continue;
+            }
             line.push_str(" \"");
             for &b in a.iter() {
                 match b {
@@ -239,9 +280,6 @@ impl Server {
         }
         let ids = self.monitors.clone();
         for id in ids {
-            if id == c.id {
-                continue;
-            }
             self.with_client(c, id, |m| m.simple(&line));
         }
     }

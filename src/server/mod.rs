@@ -17,7 +17,7 @@ pub mod pubsub;
 pub mod stats;
 pub mod watch;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 
@@ -28,9 +28,6 @@ use crate::config::Config;
 use crate::keyspace::{Keyspace, Sds};
 use client::Client;
 use stats::{SlowlogEntry, Stats};
-
-/// A client watching a key: its id and the flag set when the key is touched.
-pub type Watcher = (u64, Rc<Cell<bool>>);
 
 /// How SHUTDOWN asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +55,8 @@ pub struct Server {
     pub dirty: u64,
     /// Pub/Sub subscriptions.
     pub pubsub: pubsub::PubSub,
-    /// WATCHed keys: (db, key) → (client id, its dirty flag).
-    pub watched: HashMap<(usize, Sds), Vec<Watcher>>,
+    /// WATCHed keys: (db, key) → its watchers.
+    pub watched: HashMap<(usize, Sds), Vec<watch::Watcher>>,
     /// Clients blocked per key, in arrival order.
     pub blocking: HashMap<(usize, Sds), VecDeque<u64>>,
     /// Keys that received data while clients wait on them.

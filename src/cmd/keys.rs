@@ -883,7 +883,7 @@ mod tests {
         ];
         for (db, key, args) in cases {
             w.db = *db;
-            srv.watch_key(&mut w, key.as_bytes());
+            srv.watch_key(&mut w, key.as_bytes(), 0);
             assert!(!dirty(&w));
             let (reply, _) = run(&mut srv, &mut c, args);
             assert!(!reply.starts_with('-'), "{args:?}: {reply}");
@@ -891,7 +891,7 @@ mod tests {
             srv.unwatch_all(&mut w);
         }
         // A failed or no-op command touches nothing.
-        srv.watch_key(&mut w, b"nokey");
+        srv.watch_key(&mut w, b"nokey", 0);
         run(&mut srv, &mut c, &["EXPIRE", "nokey", "10"]);
         run(&mut srv, &mut c, &["DEL", "nokey"]);
         assert!(!dirty(&w));

@@ -49,12 +49,13 @@ pub fn verify(p: &[u8]) -> Result<(), PayloadError> {
     Ok(())
 }
 
-/// Verifies a payload and decodes the value in it. Bytes between the value
-/// and the footer are ignored, as Redis ignores them.
+/// Verifies a payload and decodes the value in it. Like Redis, the value
+/// is read from the whole payload: bytes left before the footer are
+/// ignored, and a value that runs into the footer is read from it (Redis
+/// accepts such payloads, so picket does too).
 pub fn parse(p: &[u8]) -> Result<Value, PayloadError> {
     verify(p)?;
-    let body = &p[..p.len() - FOOTER];
-    Ok(rdb::read_object(&mut Reader::new(body))?)
+    Ok(rdb::read_object(&mut Reader::new(p))?)
 }
 
 #[cfg(test)]
@@ -100,9 +101,11 @@ mod tests {
     #[test]
     fn a_bad_body_with_a_good_footer_is_bad_data() {
         assert!(matches!(
-            parse(&payload(&[0, 5, b'x'], 10)),
+            parse(&payload(&[0, 30, b'x'], 10)),
             Err(PayloadError::BadData(RdbError::Truncated { .. }))
         ));
+        // A string running into the footer is read from it, as Redis does.
+        assert!(matches!(parse(&payload(&[0, 5, b'x'], 10)), Ok(Value::Str(_))));
         assert!(matches!(
             parse(&payload(&[21], 10)),
             Err(PayloadError::BadData(RdbError::UnsupportedType { ty: 21, .. }))

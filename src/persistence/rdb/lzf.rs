@@ -3,10 +3,8 @@
 //!
 //! The compressor follows `lzf_c.c` step by step so that, for the same
 //! input and output budget, it takes the same decision as redis-server
-//! (compress or store verbatim) and in practice the same bytes. Redis's hash
-//! table starts uninitialised; ours starts empty, so a stale slot that Redis
-//! would happen to reuse can make its output differ while both decode the
-//! same. The decompressor follows `lzf_d.c` with its input checks and never
+//! (compress or store verbatim) and in practice the same bytes (see
+//! `HTAB` for the one source of difference). The decompressor follows `lzf_d.c` with its input checks and never
 //! reads or writes out of bounds.
 //!
 //! Format: `000LLLLL` + L+1 literal bytes; `LLLooooo oooooooo` a back
@@ -27,10 +25,15 @@ const MAX_REF: usize = (1 << 8) + (1 << 3);
 pub const MAX_EXPANSION: usize = 88;
 
 thread_local! {
-    /// Hash table reused between calls: each slot holds (generation << 32 |
-    /// position); a slot from an older generation counts as empty, so no
-    /// call pays for clearing 64K slots.
-    static HTAB: RefCell<(u32, Vec<u64>)> = RefCell::new((0, vec![0; HSIZE]));
+    /// The hash table of positions, kept between calls like the table on
+    /// redis-server's stack, which `lzf_compress` never clears (liblzf
+    /// 3.6, `INIT_HTAB 0`, offsets rather than pointers on 64-bit). A
+    /// position left by an earlier call is only a candidate: it is used
+    /// only if it lies before the cursor in the current input and the bytes
+    /// there match, so it never affects correctness, but it does let the
+    /// output match Redis's byte for byte when both compressed the same
+    /// sequence of strings.
+    static HTAB: RefCell<Vec<u32>> = RefCell::new(vec![0; HSIZE]);
 }
 
 #[inline]
@@ -54,29 +57,14 @@ fn idx(h: u32) -> usize {
 /// `lzf_compress(in, in_len, out, out_len)`). `None` when the result would
 /// not fit, which is how Redis decides to store a string verbatim.
 pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
-    HTAB.with(|cell| {
-        let mut guard = cell.borrow_mut();
-        let (gen, table) = &mut *guard;
-        *gen = gen.wrapping_add(1);
-        if *gen == 0 {
-            // Generation counter wrapped: clear once so old tags can't match.
-            table.iter_mut().for_each(|s| *s = 0);
-            *gen = 1;
-        }
-        compress_with(input, out_len, *gen, table)
-    })
+    HTAB.with(|cell| compress_with(input, out_len, &mut cell.borrow_mut()))
 }
 
-fn compress_with(input: &[u8], out_len: usize, gen: u32, htab: &mut [u64]) -> Option<Vec<u8>> {
+fn compress_with(input: &[u8], out_len: usize, htab: &mut [u32]) -> Option<Vec<u8>> {
     let in_len = input.len();
-    if in_len == 0 || out_len == 0 {
+    if in_len == 0 || out_len == 0 || in_len > u32::MAX as usize {
         return None;
     }
-    let tag = (gen as u64) << 32;
-    let lookup = |htab: &[u64], h: usize| -> Option<usize> {
-        let s = htab[h];
-        (s >> 32 == gen as u64).then_some((s & 0xffff_ffff) as usize)
-    };
     // Like Redis's buffer of out_len + 1 bytes: a run header may be reserved
     // one past the budget before the budget check fails the call.
     let mut out = vec![0u8; out_len + 1];
@@ -87,18 +75,19 @@ fn compress_with(input: &[u8], out_len: usize, gen: u32, htab: &mut [u64]) -> Op
     while ip + 2 < in_len {
         hval = next(hval, input, ip);
         let slot = idx(hval);
-        let reference = lookup(htab, slot);
-        htab[slot] = tag | ip as u64;
-        let matched = reference.and_then(|r| {
-            let off = ip.checked_sub(r)?.checked_sub(1)?;
-            (off < MAX_OFF
-                && ip + 4 < in_len
+        let r = htab[slot] as usize;
+        htab[slot] = ip as u32;
+        let matched = {
+            let off = ip.checked_sub(r).and_then(|d| d.checked_sub(1));
+            off.filter(|&off| {
+                off < MAX_OFF
                 && r > 0
                 && input[r] == input[ip]
                 && input[r + 1] == input[ip + 1]
-                && input[r + 2] == input[ip + 2])
-                .then_some((r, off))
-        });
+                && input[r + 2] == input[ip + 2]
+            })
+            .map(|off| (r, off))
+        };
         if let Some((r, off)) = matched {
             let mut len = 2usize;
             let maxlen = (in_len - ip - len).min(MAX_REF);
@@ -147,10 +136,10 @@ fn compress_with(input: &[u8], out_len: usize, gen: u32, htab: &mut [u64]) -> Op
             ip -= 2;
             hval = frst(input, ip);
             hval = next(hval, input, ip);
-            htab[idx(hval)] = tag | ip as u64;
+            htab[idx(hval)] = ip as u32;
             ip += 1;
             hval = next(hval, input, ip);
-            htab[idx(hval)] = tag | ip as u64;
+            htab[idx(hval)] = ip as u32;
             ip += 1;
         } else {
             // one more literal byte we must copy

@@ -39,7 +39,13 @@ fn restore(
     bin(c, &args)
 }
 
-fn restore_err(c: &mut redis::Connection, key: &str, ttl: &str, p: &[u8], extra: &[&str]) -> String {
+fn restore_err(
+    c: &mut redis::Connection,
+    key: &str,
+    ttl: &str,
+    p: &[u8],
+    extra: &[&str],
+) -> String {
     match restore(c, key, ttl, p, extra) {
         Ok(v) => panic!("RESTORE {key} succeeded with {v:?}"),
         Err(e) => format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or("")),
@@ -81,7 +87,9 @@ fn contents(c: &mut redis::Connection, key: &str) -> (String, String, Vec<Vec<u8
         "set" => bulks(cmd(c, &["SMEMBERS", key]).unwrap()),
         "hash" => {
             let flat = bulks(cmd(c, &["HGETALL", key]).unwrap());
-            flat.chunks(2).map(|p| [p[0].clone(), b"=".to_vec(), p[1].clone()].concat()).collect()
+            flat.chunks(2)
+                .map(|p| [p[0].clone(), b"=".to_vec(), p[1].clone()].concat())
+                .collect()
         }
         "zset" => bulks(cmd(c, &["ZRANGE", key, "0", "-1", "WITHSCORES"]).unwrap()),
         other => panic!("type {other}"),
@@ -138,7 +146,17 @@ fn populate(r: &mut redis::Connection) -> Vec<String> {
     // Lists: mixed small, many nodes, elements beyond the node size, a
     // compressible node.
     let mut small = vec![s("RPUSH"), s("l:small")];
-    for e in ["a", "1", "-5", "300", "70000", "-8388608", "4294967296", "", "007"] {
+    for e in [
+        "a",
+        "1",
+        "-5",
+        "300",
+        "70000",
+        "-8388608",
+        "4294967296",
+        "",
+        "007",
+    ] {
         small.push(s(e));
     }
     small.push(binary.clone());
@@ -165,23 +183,68 @@ fn populate(r: &mut redis::Connection) -> Vec<String> {
     put(comp);
     // Hashes: listpack with ints, a long value (hashtable), many fields.
     put(vec![
-        s("HSET"), s("h:small"), s("f"), s("v"), s("n"), s("5"), s("12"), s("-70000"),
-        s("bin"), binary[..60].to_vec(), s("empty"), Vec::new(),
+        s("HSET"),
+        s("h:small"),
+        s("f"),
+        s("v"),
+        s("n"),
+        s("5"),
+        s("12"),
+        s("-70000"),
+        s("bin"),
+        binary[..60].to_vec(),
+        s("empty"),
+        Vec::new(),
     ]);
-    put(vec![s("HSET"), s("h:longvalue"), s("f"), vec![b'x'; 65], s("g"), s("1")]);
+    put(vec![
+        s("HSET"),
+        s("h:longvalue"),
+        s("f"),
+        vec![b'x'; 65],
+        s("g"),
+        s("1"),
+    ]);
     let mut many = vec![s("HSET"), s("h:many")];
     for i in 0..300 {
         many.push(format!("field:{i}").into_bytes());
-        many.push(if i % 2 == 0 { i.to_string().into_bytes() } else { noise(i % 50, i as u64) });
+        many.push(if i % 2 == 0 {
+            i.to_string().into_bytes()
+        } else {
+            noise(i % 50, i as u64)
+        });
     }
     put(many);
     // Sets: intset (16, 32, 64-bit), hashtable strings, too many ints.
-    put(vec![s("SADD"), s("set:int16"), s("1"), s("-3"), s("32767"), s("0")]);
-    put(vec![s("SADD"), s("set:int32"), s("5"), s("70000"), s("-70000")]);
     put(vec![
-        s("SADD"), s("set:int64"), s("9223372036854775807"), s("-9223372036854775808"), s("42"),
+        s("SADD"),
+        s("set:int16"),
+        s("1"),
+        s("-3"),
+        s("32767"),
+        s("0"),
     ]);
-    put(vec![s("SADD"), s("set:str"), s("a"), s("b"), s("1"), binary.clone()]);
+    put(vec![
+        s("SADD"),
+        s("set:int32"),
+        s("5"),
+        s("70000"),
+        s("-70000"),
+    ]);
+    put(vec![
+        s("SADD"),
+        s("set:int64"),
+        s("9223372036854775807"),
+        s("-9223372036854775808"),
+        s("42"),
+    ]);
+    put(vec![
+        s("SADD"),
+        s("set:str"),
+        s("a"),
+        s("b"),
+        s("1"),
+        binary.clone(),
+    ]);
     let mut manyints = vec![s("SADD"), s("set:manyints")];
     for i in 0..600 {
         manyints.push((i * 7 - 1000).to_string().into_bytes());
@@ -190,11 +253,37 @@ fn populate(r: &mut redis::Connection) -> Vec<String> {
     // Sorted sets: listpack with every kind of score, long member
     // (skiplist), many members (skiplist).
     put(vec![
-        s("ZADD"), s("z:small"), s("1"), s("a"), s("2.5"), s("b"), s("-3"), s("c"), s("1e20"),
-        s("d"), s("inf"), s("e"), s("-inf"), s("f"), s("0.1"), s("g"), s("12"), s("13"),
-        s("4503599627370497"), s("h"), s("-0"), s("i"),
+        s("ZADD"),
+        s("z:small"),
+        s("1"),
+        s("a"),
+        s("2.5"),
+        s("b"),
+        s("-3"),
+        s("c"),
+        s("1e20"),
+        s("d"),
+        s("inf"),
+        s("e"),
+        s("-inf"),
+        s("f"),
+        s("0.1"),
+        s("g"),
+        s("12"),
+        s("13"),
+        s("4503599627370497"),
+        s("h"),
+        s("-0"),
+        s("i"),
     ]);
-    put(vec![s("ZADD"), s("z:longmember"), s("1"), vec![b'm'; 65], s("2"), s("n")]);
+    put(vec![
+        s("ZADD"),
+        s("z:longmember"),
+        s("1"),
+        vec![b'm'; 65],
+        s("2"),
+        s("n"),
+    ]);
     let mut zmany = vec![s("ZADD"), s("z:many")];
     for i in 0..200 {
         zmany.push(format!("{}", (i as f64) * 1.25 - 50.0).into_bytes());
@@ -212,7 +301,11 @@ fn every_type_and_encoding_travels_from_redis_to_picket_and_back() {
     let mut p = picket.conn();
     for key in populate(&mut r) {
         let from_redis = dump(&mut r, &key).unwrap();
-        assert_eq!(restore(&mut p, &key, "0", &from_redis, &[]).unwrap(), Value::Okay, "{key}");
+        assert_eq!(
+            restore(&mut p, &key, "0", &from_redis, &[]).unwrap(),
+            Value::Okay,
+            "{key}"
+        );
         let from_picket = dump(&mut p, &key).unwrap();
         if from_picket != from_redis {
             let at = from_picket
@@ -230,7 +323,10 @@ fn every_type_and_encoding_travels_from_redis_to_picket_and_back() {
             );
         }
         let copy = format!("copy:{key}");
-        assert_eq!(restore(&mut r, &copy, "0", &from_picket, &[]).unwrap(), Value::Okay);
+        assert_eq!(
+            restore(&mut r, &copy, "0", &from_picket, &[]).unwrap(),
+            Value::Okay
+        );
         assert_eq!(contents(&mut r, &key), contents(&mut r, &copy), "{key}");
     }
     // Strings are readable in picket directly.
@@ -247,12 +343,18 @@ fn every_type_and_encoding_travels_from_redis_to_picket_and_back() {
 #[test]
 fn small_limits_and_no_compression_give_the_same_bytes_as_redis() {
     let conf: &[&str] = &[
-        "--list-max-listpack-size", "3",
-        "--hash-max-listpack-entries", "2",
-        "--hash-max-listpack-value", "8",
-        "--zset-max-listpack-entries", "2",
-        "--set-max-intset-entries", "3",
-        "--rdbcompression", "no",
+        "--list-max-listpack-size",
+        "3",
+        "--hash-max-listpack-entries",
+        "2",
+        "--hash-max-listpack-value",
+        "8",
+        "--zset-max-listpack-entries",
+        "2",
+        "--set-max-intset-entries",
+        "3",
+        "--rdbcompression",
+        "no",
     ];
     let redis_srv = Proc::redis(conf);
     let picket = Proc::picket(conf);
@@ -267,7 +369,11 @@ fn small_limits_and_no_compression_give_the_same_bytes_as_redis() {
         vec!["SADD", "s4", "1", "2", "3", "4"],
         vec!["ZADD", "z2", "1", "a", "2", "b"],
         vec!["ZADD", "z3", "1", "a", "2", "b", "3", "c"],
-        vec!["SET", "long", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"],
+        vec![
+            "SET",
+            "long",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ],
     ] {
         cmd(&mut r, &args).unwrap();
         let key = args[1];
@@ -400,15 +506,25 @@ fn older_encodings_redis_7_still_loads_are_loaded_alike() {
     zset.push(255); // -inf
     bodies.push(("old:zset", zset));
     // RDB_TYPE_HASH_ZIPMAP.
-    let zm = [2u8, 1, b'f', 2, 0, b'v', b'w', 1, b'g', 1, 1, b'h', b'!', 0xff];
+    let zm = [
+        2u8, 1, b'f', 2, 0, b'v', b'w', 1, b'g', 1, 1, b'h', b'!', 0xff,
+    ];
     let mut zmb = vec![9u8, zm.len() as u8];
     zmb.extend_from_slice(&zm);
     bodies.push(("old:zipmap", zmb));
 
     for (key, body) in bodies {
         let pl = payload(&body, 9);
-        assert_eq!(restore(&mut r, key, "0", &pl, &[]).unwrap(), Value::Okay, "redis {key}");
-        assert_eq!(restore(&mut p, key, "0", &pl, &[]).unwrap(), Value::Okay, "picket {key}");
+        assert_eq!(
+            restore(&mut r, key, "0", &pl, &[]).unwrap(),
+            Value::Okay,
+            "redis {key}"
+        );
+        assert_eq!(
+            restore(&mut p, key, "0", &pl, &[]).unwrap(),
+            Value::Okay,
+            "picket {key}"
+        );
         let from_picket = dump(&mut p, key).unwrap();
         let copy = format!("copy:{key}");
         restore(&mut r, &copy, "0", &from_picket, &[]).unwrap();
@@ -466,9 +582,18 @@ fn restore_errors_match_redis() {
     }
     assert_eq!(dump(&mut p, "k"), None);
     // Streams are not supported by picket yet: refused as bad data.
-    assert_eq!(restore_err(&mut p, "k", "0", &stream, &[]), "ERR Bad data format");
-    assert_eq!(restore(&mut r, "f", "0", &into_footer, &[]).unwrap(), Value::Okay);
-    assert_eq!(restore(&mut p, "f", "0", &into_footer, &[]).unwrap(), Value::Okay);
+    assert_eq!(
+        restore_err(&mut p, "k", "0", &stream, &[]),
+        "ERR Bad data format"
+    );
+    assert_eq!(
+        restore(&mut r, "f", "0", &into_footer, &[]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(
+        restore(&mut p, "f", "0", &into_footer, &[]).unwrap(),
+        Value::Okay
+    );
     assert_eq!(dump(&mut p, "f"), dump(&mut r, "f"));
     assert_eq!(
         err(&mut p, &["RESTORE", "k", "0"]),
@@ -484,9 +609,15 @@ fn restore_errors_match_redis() {
         vec!["REPLACE", "IDLETIME", "100"],
         vec!["REPLACE", "FREQ", "10", "ABSTTL"],
     ] {
-        assert_eq!(restore(&mut p, "busy", "0", &good, &extra).unwrap(), Value::Okay);
+        assert_eq!(
+            restore(&mut p, "busy", "0", &good, &extra).unwrap(),
+            Value::Okay
+        );
     }
-    assert_eq!(cmd(&mut p, &["GET", "busy"]).unwrap(), Value::BulkString(b"value".to_vec()));
+    assert_eq!(
+        cmd(&mut p, &["GET", "busy"]).unwrap(),
+        Value::BulkString(b"value".to_vec())
+    );
 }
 
 #[test]
@@ -496,7 +627,10 @@ fn ttls_expire_restored_keys_and_past_deadlines_create_nothing() {
     cmd(&mut p, &["SET", "src", "v"]).unwrap();
     let pl = dump(&mut p, "src").unwrap();
     // A deadline in the past: OK, but no key.
-    assert_eq!(restore(&mut p, "past", "1", &pl, &["ABSTTL"]).unwrap(), Value::Okay);
+    assert_eq!(
+        restore(&mut p, "past", "1", &pl, &["ABSTTL"]).unwrap(),
+        Value::Okay
+    );
     assert_eq!(dump(&mut p, "past"), None);
     // REPLACE with a past deadline removes the old key.
     cmd(&mut p, &["SET", "old", "x"]).unwrap();
@@ -506,15 +640,24 @@ fn ttls_expire_restored_keys_and_past_deadlines_create_nothing() {
     );
     assert_eq!(dump(&mut p, "old"), None);
     // A relative TTL expires; 0 keeps the key.
-    assert_eq!(restore(&mut p, "soon", "150", &pl, &[]).unwrap(), Value::Okay);
-    assert_eq!(restore(&mut p, "forever", "0", &pl, &[]).unwrap(), Value::Okay);
+    assert_eq!(
+        restore(&mut p, "soon", "150", &pl, &[]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(
+        restore(&mut p, "forever", "0", &pl, &[]).unwrap(),
+        Value::Okay
+    );
     let far = (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis()
         + 3_600_000)
         .to_string();
-    assert_eq!(restore(&mut p, "abs", &far, &pl, &["ABSTTL"]).unwrap(), Value::Okay);
+    assert_eq!(
+        restore(&mut p, "abs", &far, &pl, &["ABSTTL"]).unwrap(),
+        Value::Okay
+    );
     assert!(dump(&mut p, "soon").is_some());
     std::thread::sleep(std::time::Duration::from_millis(400));
     assert_eq!(dump(&mut p, "soon"), None);

@@ -95,7 +95,10 @@ mod tests {
         let mut flipped = good.clone();
         flipped[2] = b'y';
         assert_eq!(parse(&flipped).err(), Some(PayloadError::VersionOrChecksum));
-        assert_eq!(parse(&good[..9]).err(), Some(PayloadError::VersionOrChecksum));
+        assert_eq!(
+            parse(&good[..9]).err(),
+            Some(PayloadError::VersionOrChecksum)
+        );
     }
 
     #[test]
@@ -105,10 +108,16 @@ mod tests {
             Err(PayloadError::BadData(RdbError::Truncated { .. }))
         ));
         // A string running into the footer is read from it, as Redis does.
-        assert!(matches!(parse(&payload(&[0, 5, b'x'], 10)), Ok(Value::Str(_))));
+        assert!(matches!(
+            parse(&payload(&[0, 5, b'x'], 10)),
+            Ok(Value::Str(_))
+        ));
         assert!(matches!(
             parse(&payload(&[21], 10)),
-            Err(PayloadError::BadData(RdbError::UnsupportedType { ty: 21, .. }))
+            Err(PayloadError::BadData(RdbError::UnsupportedType {
+                ty: 21,
+                ..
+            }))
         ));
     }
 

@@ -145,16 +145,20 @@ impl<'a> Reader<'a> {
             }
             Len::Encoded(len::ENC_INT32) => {
                 let d = self.take(4)?;
-                Ok(RdbStr::Int(i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64))
+                Ok(RdbStr::Int(
+                    i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64
+                ))
             }
             Len::Encoded(len::ENC_LZF) => {
                 let clen = self.read_len()?;
                 let ulen = self.read_len()?;
-                let clen = usize::try_from(clen).map_err(|_| RdbError::Truncated { offset: self.pos })?;
+                let clen =
+                    usize::try_from(clen).map_err(|_| RdbError::Truncated { offset: self.pos })?;
                 let data_at = self.pos;
                 let data = self.take(clen)?;
                 let ulen = usize::try_from(ulen).map_err(|_| self.invalid(at, "lzf length"))?;
-                let out = lzf::decompress(data, ulen).map_err(|what| self.invalid(data_at, what))?;
+                let out =
+                    lzf::decompress(data, ulen).map_err(|what| self.invalid(data_at, what))?;
                 Ok(RdbStr::Bytes(Cow::Owned(out)))
             }
             Len::Encoded(_) => Err(self.invalid(at, "unknown string encoding")),
@@ -204,7 +208,10 @@ pub fn read_object(r: &mut Reader<'_>) -> Result<Value, RdbError> {
 /// Reads a value of type `ty` (Redis: rdbLoadObject).
 pub fn read_value(r: &mut Reader<'_>, ty: u8) -> Result<Value, RdbError> {
     let start = r.pos();
-    let bad = |what: &'static str| RdbError::Invalid { offset: start, what };
+    let bad = |what: &'static str| RdbError::Invalid {
+        offset: start,
+        what,
+    };
     let value = match ty {
         types::STRING => return Ok(r.read_string()?.into_value()),
         types::LIST => {
@@ -401,7 +408,18 @@ mod tests {
 
     #[test]
     fn lengths_decode_in_every_form() {
-        for n in [0u64, 1, 63, 64, 300, 16383, 16384, 1 << 20, u32::MAX as u64, 1 << 40] {
+        for n in [
+            0u64,
+            1,
+            63,
+            64,
+            300,
+            16383,
+            16384,
+            1 << 20,
+            u32::MAX as u64,
+            1 << 40,
+        ] {
             let mut b = Vec::new();
             write_len(&mut b, n);
             let mut r = Reader::new(&b);
@@ -424,7 +442,10 @@ mod tests {
         let list = [
             0x12, 0x01, 0x02, 0x0c, 0x0c, 0, 0, 0, 2, 0, 0x81, b'a', 2, 1, 1, 0xff,
         ];
-        assert_eq!(strings(&read(&list).unwrap()), [b"a".to_vec(), b"1".to_vec()]);
+        assert_eq!(
+            strings(&read(&list).unwrap()),
+            [b"a".to_vec(), b"1".to_vec()]
+        );
         let set = [
             0x0b, 0x14, 4, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0x70, 0x11, 1, 0,
         ];
@@ -433,8 +454,8 @@ mod tests {
             [b"1".to_vec(), b"2".to_vec(), b"70000".to_vec()]
         );
         let zset = [
-            0x11, 0x14, 0x14, 0, 0, 0, 4, 0, 0x81, b'a', 2, 1, 1, 0x81, b'b', 2, 0x83, b'2',
-            b'.', b'5', 4, 0xff,
+            0x11, 0x14, 0x14, 0, 0, 0, 4, 0, 0x81, b'a', 2, 1, 1, 0x81, b'b', 2, 0x83, b'2', b'.',
+            b'5', 4, 0xff,
         ];
         match read(&zset).unwrap() {
             Value::ZSet(z) => {
@@ -450,7 +471,10 @@ mod tests {
             Value::Str(s) => assert_eq!(s.as_slice(), &[b'a'; 30]),
             _ => panic!("string expected"),
         }
-        assert!(matches!(read(&[0x00, 0xc1, 0x2c, 0x01]).unwrap(), Value::Int(300)));
+        assert!(matches!(
+            read(&[0x00, 0xc1, 0x2c, 0x01]).unwrap(),
+            Value::Int(300)
+        ));
     }
 
     #[test]
@@ -512,8 +536,14 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_with_an_offset() {
         assert_eq!(read(&[]).err(), Some(RdbError::Truncated { offset: 0 }));
-        assert!(matches!(read(&[15]), Err(RdbError::UnsupportedType { ty: 15, offset: 0 })));
-        assert!(matches!(read(&[6]), Err(RdbError::UnsupportedType { ty: 6, .. })));
+        assert!(matches!(
+            read(&[15]),
+            Err(RdbError::UnsupportedType { ty: 15, offset: 0 })
+        ));
+        assert!(matches!(
+            read(&[6]),
+            Err(RdbError::UnsupportedType { ty: 6, .. })
+        ));
         // A string claiming 4 GB.
         assert!(matches!(
             read(&[0, 0x80, 0xff, 0xff, 0xff, 0xff, b'a']),
@@ -522,7 +552,10 @@ mod tests {
         // A set claiming 2^40 members.
         let mut huge = vec![types::SET];
         write_len(&mut huge, 1 << 40);
-        assert!(matches!(read(&huge), Err(RdbError::Invalid { offset: 1, .. })));
+        assert!(matches!(
+            read(&huge),
+            Err(RdbError::Invalid { offset: 1, .. })
+        ));
         // Empty collections and duplicates.
         assert!(read(&[types::SET, 0]).is_err());
         let mut dup = vec![types::SET];
@@ -540,13 +573,18 @@ mod tests {
         let mut samples = Vec::new();
         let mut h = HashValue::default();
         for i in 0..20 {
-            h.insert(Sds::from_slice(format!("f{i}").as_bytes()), Sds::from_slice(b"v"));
+            h.insert(
+                Sds::from_slice(format!("f{i}").as_bytes()),
+                Sds::from_slice(b"v"),
+            );
         }
         let mut z = ZSet::new();
         for i in 0..20 {
             z.insert(format!("m{i}").as_bytes(), i as f64 / 3.0);
         }
-        let list: VecDeque<Sds> = (0..50).map(|i| Sds::from_slice(format!("{i}x").as_bytes())).collect();
+        let list: VecDeque<Sds> = (0..50)
+            .map(|i| Sds::from_slice(format!("{i}x").as_bytes()))
+            .collect();
         for v in [
             Value::Hash(Box::new(h)),
             Value::ZSet(Box::new(z)),

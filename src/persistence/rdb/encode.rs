@@ -274,9 +274,9 @@ fn quicklist_nodes(l: &ListValue, fill: i64) -> Vec<Node<'_>> {
             nodes.push(Node::Plain(e));
             continue;
         }
-        let fits = cur.as_ref().is_some_and(|b| {
-            !exceeds(b.bytes() + e.len() + SIZE_ESTIMATE_OVERHEAD, b.len() + 1)
-        });
+        let fits = cur
+            .as_ref()
+            .is_some_and(|b| !exceeds(b.bytes() + e.len() + SIZE_ESTIMATE_OVERHEAD, b.len() + 1));
         if !fits {
             if let Some(b) = cur.take() {
                 nodes.push(Node::Packed(b.finish()));
@@ -308,10 +308,7 @@ mod tests {
         assert_eq!(len_bytes(16383), [0x7f, 0xff]);
         assert_eq!(len_bytes(16384), [0x80, 0, 0, 0x40, 0]);
         assert_eq!(len_bytes(u32::MAX as u64), [0x80, 0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(
-            len_bytes(1 << 32),
-            [0x81, 0, 0, 0, 1, 0, 0, 0, 0]
-        );
+        assert_eq!(len_bytes(1 << 32), [0x81, 0, 0, 0, 1, 0, 0, 0, 0]);
     }
 
     fn string_bytes(s: &[u8], compress: bool) -> Vec<u8> {

@@ -168,13 +168,9 @@ impl Builder {
 /// high bit set.
 fn encode_backlen(buf: &mut [u8; 5], l: u64) -> usize {
     let n = backlen_size(l);
-    for i in 0..n {
+    for (i, byte) in buf[..n].iter_mut().enumerate() {
         let shift = 7 * (n - 1 - i);
-        let mut byte = ((l >> shift) & 127) as u8;
-        if i > 0 {
-            byte |= 128;
-        }
-        buf[i] = byte;
+        *byte = ((l >> shift) & 127) as u8 | if i > 0 { 128 } else { 0 };
     }
     n
 }
@@ -276,7 +272,10 @@ fn decode_entry(p: &[u8]) -> Result<(Entry<'_>, usize), &'static str> {
         }
         0xf3 => {
             let d = get(1..5)?;
-            Ok((Entry::Int(i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64), 5))
+            Ok((
+                Entry::Int(i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64),
+                5,
+            ))
         }
         0xf4 => {
             let d = get(1..9)?;
@@ -304,10 +303,7 @@ mod tests {
     fn small_listpack_matches_redis_bytes() {
         // RPUSH l a 1 on redis-server 7.0.15: the quicklist node's listpack.
         let lp = build(&[b"a", b"1"]);
-        assert_eq!(
-            lp,
-            [0x0c, 0, 0, 0, 2, 0, 0x81, b'a', 2, 0x01, 1, 0xff]
-        );
+        assert_eq!(lp, [0x0c, 0, 0, 0, 2, 0, 0x81, b'a', 2, 0x01, 1, 0xff]);
     }
 
     #[test]

@@ -33,7 +33,24 @@ thread_local! {
     /// there match, so it never affects correctness, but it does let the
     /// output match Redis's byte for byte when both compressed the same
     /// sequence of strings.
-    static HTAB: RefCell<Vec<u32>> = RefCell::new(vec![0; HSIZE]);
+    static HTAB: RefCell<HashTable> = RefCell::new(HashTable::new());
+}
+
+/// The compressor's table of recent positions by 3-byte hash (Redis:
+/// LZF_STATE).
+pub struct HashTable(Vec<u32>);
+
+impl Default for HashTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HashTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        HashTable(vec![0; HSIZE])
+    }
 }
 
 #[inline]
@@ -54,13 +71,17 @@ fn idx(h: u32) -> usize {
 }
 
 /// Compresses `input` into at most `out_len` bytes (Redis:
-/// `lzf_compress(in, in_len, out, out_len)`). `None` when the result would
-/// not fit, which is how Redis decides to store a string verbatim.
+/// `lzf_compress(in, in_len, out, out_len)`) with this thread's table.
+/// `None` when the result would not fit, which is how Redis decides to
+/// store a string verbatim.
 pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     HTAB.with(|cell| compress_with(input, out_len, &mut cell.borrow_mut()))
 }
 
-fn compress_with(input: &[u8], out_len: usize, htab: &mut [u32]) -> Option<Vec<u8>> {
+/// [`compress`] with a given table (a fresh table gives output that
+/// depends on `input` alone).
+pub fn compress_with(input: &[u8], out_len: usize, table: &mut HashTable) -> Option<Vec<u8>> {
+    let htab = &mut table.0;
     let in_len = input.len();
     if in_len == 0 || out_len == 0 || in_len > u32::MAX as usize {
         return None;
@@ -81,10 +102,10 @@ fn compress_with(input: &[u8], out_len: usize, htab: &mut [u32]) -> Option<Vec<u
             let off = ip.checked_sub(r).and_then(|d| d.checked_sub(1));
             off.filter(|&off| {
                 off < MAX_OFF
-                && r > 0
-                && input[r] == input[ip]
-                && input[r + 1] == input[ip + 1]
-                && input[r + 2] == input[ip + 2]
+                    && r > 0
+                    && input[r] == input[ip]
+                    && input[r + 1] == input[ip + 1]
+                    && input[r + 2] == input[ip + 2]
             })
             .map(|off| (r, off))
         };
@@ -210,7 +231,10 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, &'static str>
             if out.len() + len + 2 > out_len {
                 return Err("lzf: output overflow");
             }
-            let start = out.len().checked_sub(dist).ok_or("lzf: back reference before start")?;
+            let start = out
+                .len()
+                .checked_sub(dist)
+                .ok_or("lzf: back reference before start")?;
             // Byte by byte: the reference may overlap the bytes it produces.
             for k in 0..len + 2 {
                 let b = out[start + k];
@@ -272,6 +296,20 @@ mod tests {
     }
 
     #[test]
+    fn positions_left_by_an_earlier_call_only_add_valid_matches() {
+        let mut t = HashTable::new();
+        let first = b"0123456789abcdefghij0123456789".repeat(3);
+        compress_with(&first, first.len() * 2, &mut t).unwrap();
+        // Same 3-byte prefixes at other offsets: stale slots point at
+        // places that may or may not match; output must stay valid.
+        let second = b"xx0123456789abcdefghij01234567890123".repeat(3);
+        let warm = compress_with(&second, second.len() * 2, &mut t).unwrap();
+        let cold = compress_with(&second, second.len() * 2, &mut HashTable::new()).unwrap();
+        assert_eq!(decompress(&warm, second.len()).unwrap(), second);
+        assert_eq!(decompress(&cold, second.len()).unwrap(), second);
+    }
+
+    #[test]
     fn corrupt_streams_are_errors_not_panics() {
         assert!(decompress(&[0x05, b'a'], 6).is_err()); // literal past input
         assert!(decompress(&[0x20, 0x00], 3).is_err()); // reference before start
@@ -290,7 +328,10 @@ mod tests {
     fn known_redis_output_for_a_run_of_one_byte() {
         // redis-server 7.0.15 DUMPs SET k <"a" x 30> as C3 09 1E + these bytes:
         // position 0 is never a match candidate, so two literals come first.
-        let c = compress(&[b'a'; 30], 26).unwrap();
-        assert_eq!(c, vec![0x01, b'a', b'a', 0xe0, 0x11, 0x00, 0x01, b'a', b'a']);
+        let c = compress_with(&[b'a'; 30], 26, &mut HashTable::new()).unwrap();
+        assert_eq!(
+            c,
+            vec![0x01, b'a', b'a', 0xe0, 0x11, 0x00, 0x01, b'a', b'a']
+        );
     }
 }

@@ -21,7 +21,7 @@ pub mod listpack;
 pub mod lzf;
 pub mod ziplist;
 
-pub use decode::{read_object, read_value, Reader, RdbStr};
+pub use decode::{read_object, read_value, RdbStr, Reader};
 pub use encode::{object_type, write_len, write_object, write_string, write_value, SaveOptions};
 
 /// The RDB format version picket writes and the newest it reads (Redis

@@ -123,8 +123,11 @@ pub fn decode(zl: &[u8]) -> Result<Vec<Entry<'_>>, &'static str> {
     Ok(out)
 }
 
+/// A field and its value, borrowed from the blob.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// Decodes a zipmap into (field, value) pairs.
-pub fn decode_zipmap(zm: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
+pub fn decode_zipmap(zm: &[u8]) -> Result<Vec<Pair<'_>>, &'static str> {
     const SHORT: &str = "zipmap: truncated";
     let mut p = 1usize; // zmlen is only a hint
     if zm.is_empty() {
@@ -149,8 +152,7 @@ pub fn decode_zipmap(zm: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
         zm.get(from..from.checked_add(n).ok_or(SHORT)?).ok_or(SHORT)
     };
     let mut out = Vec::new();
-    loop {
-        let Some(klen) = read_len(&mut p)? else { break };
+    while let Some(klen) = read_len(&mut p)? {
         let key = take(p, klen)?;
         p += klen;
         let vlen = read_len(&mut p)?.ok_or("zipmap: key without value")?;

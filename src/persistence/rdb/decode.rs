@@ -568,6 +568,41 @@ mod tests {
     }
 
     #[test]
+    fn quicklist_nodes_may_be_plain_and_unknown_containers_are_rejected() {
+        let mut b = vec![types::LIST_QUICKLIST_2, 2];
+        write_len(&mut b, container::PLAIN);
+        write_string(&mut b, b"whole element", false);
+        write_len(&mut b, container::PACKED);
+        let mut lp = listpack::Builder::new();
+        lp.append(b"next");
+        write_string(&mut b, &lp.finish(), false);
+        assert_eq!(
+            strings(&read(&b).unwrap()),
+            [b"whole element".to_vec(), b"next".to_vec()]
+        );
+        let bad = [types::LIST_QUICKLIST_2, 1, 3, 1, b'x'];
+        assert!(matches!(
+            read(&bad),
+            Err(RdbError::Invalid { offset: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn listpack_sorted_sets_reject_nan_and_odd_counts() {
+        let mut lp = listpack::Builder::new();
+        lp.append(b"m");
+        lp.append(b"nan");
+        let mut b = vec![types::ZSET_LISTPACK];
+        write_string(&mut b, &lp.finish(), false);
+        assert!(read(&b).is_err());
+        let mut lp = listpack::Builder::new();
+        lp.append(b"only-a-field");
+        let mut h = vec![types::HASH_LISTPACK];
+        write_string(&mut h, &lp.finish(), false);
+        assert!(read(&h).is_err());
+    }
+
+    #[test]
     fn random_corruption_never_panics() {
         let opts = SaveOptions::default();
         let mut samples = Vec::new();

@@ -345,6 +345,17 @@ mod tests {
     }
 
     #[test]
+    fn huge_listpacks_store_an_unknown_count() {
+        let mut b = Builder::new();
+        for _ in 0..70_000 {
+            b.append_int(1);
+        }
+        let lp = b.finish();
+        assert_eq!(&lp[4..6], &[0xff, 0xff]);
+        assert_eq!(decode(&lp).unwrap().len(), 70_000);
+    }
+
+    #[test]
     fn long_entries_get_multi_byte_backlens() {
         let big = vec![b'z'; 20_000];
         let lp = build(&[&big, b"after"]);

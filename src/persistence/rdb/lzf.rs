@@ -1,11 +1,13 @@
-//! LZF compression as Redis ships it (liblzf 3.x with `HLOG 16`,
-//! `VERY_FAST 1`), used for long strings in DUMP payloads and RDB files.
+//! LZF compression as Redis vendors it (liblzf 3.6: `HLOG 16`,
+//! `VERY_FAST 1`, hash slots holding offsets), used for long strings in
+//! DUMP payloads and RDB files.
 //!
 //! The compressor follows `lzf_c.c` step by step so that, for the same
 //! input and output budget, it takes the same decision as redis-server
-//! (compress or store verbatim) and in practice the same bytes (see
-//! `HTAB` for the one source of difference). The decompressor follows `lzf_d.c` with its input checks and never
-//! reads or writes out of bounds.
+//! (compress or store verbatim) and in practice the same bytes: the
+//! interop tests compare picket's DUMP with redis-server's byte for byte
+//! (see `HTAB` for the one source of difference). The decompressor follows
+//! `lzf_d.c` with its input checks and never reads or writes out of bounds.
 //!
 //! Format: `000LLLLL` + L+1 literal bytes; `LLLooooo oooooooo` a back
 //! reference of L+2 bytes at distance o+1; `111ooooo LLLLLLLL oooooooo` a
@@ -19,8 +21,8 @@ const MAX_LIT: usize = 1 << 5;
 const MAX_OFF: usize = 1 << 13;
 const MAX_REF: usize = (1 << 8) + (1 << 3);
 
-/// Longest output one input byte can expand to (a 3-byte back reference
-/// copies at most 264 bytes): bounds the declared length of a blob before
+/// Most output bytes per compressed byte (a 3-byte back reference copies
+/// at most 264 bytes): bounds the declared length of a blob before
 /// allocating for it.
 pub const MAX_EXPANSION: usize = 88;
 

@@ -674,7 +674,10 @@ mod tests {
         assert!(ScoreRange::parse(b"1x", b"1").is_none());
         assert_eq!(LexBound::parse(b"+"), Some(LexBound::PosInf));
         assert_eq!(LexBound::parse(b"-"), Some(LexBound::NegInf));
-        assert_eq!(LexBound::parse(b"[a"), Some(LexBound::Incl(Sds::from_slice(b"a"))));
+        assert_eq!(
+            LexBound::parse(b"[a"),
+            Some(LexBound::Incl(Sds::from_slice(b"a")))
+        );
         assert_eq!(LexBound::parse(b"("), Some(LexBound::Excl(Sds::new())));
         assert!(LexBound::parse(b"a").is_none());
         assert!(LexBound::parse(b"+a").is_none());
@@ -687,19 +690,25 @@ mod tests {
         for (m, s) in [("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", 3.0)] {
             z.insert(m.as_bytes(), s);
         }
-        let q = |min: &str, max: &str| z.score_ranks(&ScoreRange::parse(min.as_bytes(), max.as_bytes()).unwrap());
+        let q = |min: &str, max: &str| {
+            z.score_ranks(&ScoreRange::parse(min.as_bytes(), max.as_bytes()).unwrap())
+        };
         assert_eq!(q("-inf", "+inf"), (0, 4));
         assert_eq!(q("2", "2"), (1, 3));
         assert_eq!(q("(2", "3"), (3, 4));
         assert_eq!(q("1", "(2"), (0, 1));
         assert_eq!(q("(2", "(2"), (3, 3));
         assert_eq!(q("3", "1"), (3, 3));
-        let l = |min: &str, max: &str| z.lex_ranks(&LexRange::parse(min.as_bytes(), max.as_bytes()).unwrap());
+        let l = |min: &str, max: &str| {
+            z.lex_ranks(&LexRange::parse(min.as_bytes(), max.as_bytes()).unwrap())
+        };
         let mut y = ZSet::new();
         for m in ["a", "b", "c", "d"] {
             y.insert(m.as_bytes(), 0.0);
         }
-        let ly = |min: &str, max: &str| y.lex_ranks(&LexRange::parse(min.as_bytes(), max.as_bytes()).unwrap());
+        let ly = |min: &str, max: &str| {
+            y.lex_ranks(&LexRange::parse(min.as_bytes(), max.as_bytes()).unwrap())
+        };
         assert_eq!(ly("-", "+"), (0, 4));
         assert_eq!(ly("[b", "(d"), (1, 3));
         assert_eq!(ly("(b", "[b"), (2, 2));
@@ -739,7 +748,10 @@ mod tests {
     struct Lcg(u64);
     impl Lcg {
         fn next(&mut self, n: u64) -> u64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (self.0 >> 33) % n
         }
     }
@@ -794,7 +806,8 @@ mod tests {
                     let (a, b) = z.score_ranks(&r);
                     let got: Vec<_> = z.range(a, b, false).map(|(m, s)| (s, m.to_vec())).collect();
                     assert_eq!(got, expect);
-                    let mut rev: Vec<_> = z.range(a, b, true).map(|(m, s)| (s, m.to_vec())).collect();
+                    let mut rev: Vec<_> =
+                        z.range(a, b, true).map(|(m, s)| (s, m.to_vec())).collect();
                     rev.reverse();
                     assert_eq!(rev, expect);
                 }

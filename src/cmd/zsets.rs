@@ -14,6 +14,7 @@
 mod setops;
 
 use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use crate::keyspace::value::EncodingLimits;
 use crate::keyspace::zset::{LexRange, ScoreRange, ZSet};
 use crate::keyspace::{Keyspace, Sds, Value};
 use crate::resp::Proto;
@@ -22,220 +23,41 @@ use crate::spec;
 use crate::util::num::{fmt_g17, parse_i64};
 
 /// The zsets family.
+#[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec!(
-        "zadd",
-        -4,
-        WRITE | DENYOOM | FAST,
-        1,
-        1,
-        1,
-        "sortedset",
-        zadd
-    ),
-    spec!(
-        "zincrby",
-        4,
-        WRITE | DENYOOM | FAST,
-        1,
-        1,
-        1,
-        "sortedset",
-        zincrby
-    ),
+    spec!("zadd", -4, WRITE | DENYOOM | FAST, 1, 1, 1, "sortedset", zadd),
+    spec!("zincrby", 4, WRITE | DENYOOM | FAST, 1, 1, 1, "sortedset", zincrby),
     spec!("zrem", -3, WRITE | FAST, 1, 1, 1, "sortedset", zrem),
     spec!("zcard", 2, READONLY | FAST, 1, 1, 1, "sortedset", zcard),
     spec!("zscore", 3, READONLY | FAST, 1, 1, 1, "sortedset", zscore),
-    spec!(
-        "zmscore",
-        -3,
-        READONLY | FAST,
-        1,
-        1,
-        1,
-        "sortedset",
-        zmscore
-    ),
+    spec!("zmscore", -3, READONLY | FAST, 1, 1, 1, "sortedset", zmscore),
     spec!("zrank", 3, READONLY | FAST, 1, 1, 1, "sortedset", zrank),
-    spec!(
-        "zrevrank",
-        3,
-        READONLY | FAST,
-        1,
-        1,
-        1,
-        "sortedset",
-        zrevrank
-    ),
+    spec!("zrevrank", 3, READONLY | FAST, 1, 1, 1, "sortedset", zrevrank),
     spec!("zcount", 4, READONLY | FAST, 1, 1, 1, "sortedset", zcount),
-    spec!(
-        "zlexcount",
-        4,
-        READONLY | FAST,
-        1,
-        1,
-        1,
-        "sortedset",
-        zlexcount
-    ),
+    spec!("zlexcount", 4, READONLY | FAST, 1, 1, 1, "sortedset", zlexcount),
     spec!("zrange", -4, READONLY, 1, 1, 1, "sortedset", zrange),
     spec!("zrevrange", -4, READONLY, 1, 1, 1, "sortedset", zrevrange),
-    spec!(
-        "zrangebyscore",
-        -4,
-        READONLY,
-        1,
-        1,
-        1,
-        "sortedset",
-        zrangebyscore
-    ),
-    spec!(
-        "zrevrangebyscore",
-        -4,
-        READONLY,
-        1,
-        1,
-        1,
-        "sortedset",
-        zrevrangebyscore
-    ),
-    spec!(
-        "zrangebylex",
-        -4,
-        READONLY,
-        1,
-        1,
-        1,
-        "sortedset",
-        zrangebylex
-    ),
-    spec!(
-        "zrevrangebylex",
-        -4,
-        READONLY,
-        1,
-        1,
-        1,
-        "sortedset",
-        zrevrangebylex
-    ),
-    spec!(
-        "zrangestore",
-        -5,
-        WRITE | DENYOOM,
-        1,
-        2,
-        1,
-        "sortedset",
-        zrangestore
-    ),
-    spec!(
-        "zremrangebyrank",
-        4,
-        WRITE,
-        1,
-        1,
-        1,
-        "sortedset",
-        zremrangebyrank
-    ),
-    spec!(
-        "zremrangebyscore",
-        4,
-        WRITE,
-        1,
-        1,
-        1,
-        "sortedset",
-        zremrangebyscore
-    ),
-    spec!(
-        "zremrangebylex",
-        4,
-        WRITE,
-        1,
-        1,
-        1,
-        "sortedset",
-        zremrangebylex
-    ),
+    spec!("zrangebyscore", -4, READONLY, 1, 1, 1, "sortedset", zrangebyscore),
+    spec!("zrevrangebyscore", -4, READONLY, 1, 1, 1, "sortedset", zrevrangebyscore),
+    spec!("zrangebylex", -4, READONLY, 1, 1, 1, "sortedset", zrangebylex),
+    spec!("zrevrangebylex", -4, READONLY, 1, 1, 1, "sortedset", zrevrangebylex),
+    spec!("zrangestore", -5, WRITE | DENYOOM, 1, 2, 1, "sortedset", zrangestore),
+    spec!("zremrangebyrank", 4, WRITE, 1, 1, 1, "sortedset", zremrangebyrank),
+    spec!("zremrangebyscore", 4, WRITE, 1, 1, 1, "sortedset", zremrangebyscore),
+    spec!("zremrangebylex", 4, WRITE, 1, 1, 1, "sortedset", zremrangebylex),
     spec!("zpopmin", -2, WRITE | FAST, 1, 1, 1, "sortedset", zpopmin),
     spec!("zpopmax", -2, WRITE | FAST, 1, 1, 1, "sortedset", zpopmax),
-    spec!(
-        "bzpopmin",
-        -3,
-        WRITE | FAST | BLOCKING,
-        1,
-        -2,
-        1,
-        "sortedset",
-        bzpopmin
-    ),
-    spec!(
-        "bzpopmax",
-        -3,
-        WRITE | FAST | BLOCKING,
-        1,
-        -2,
-        1,
-        "sortedset",
-        bzpopmax
-    ),
-    spec!(
-        "zrandmember",
-        -2,
-        READONLY,
-        1,
-        1,
-        1,
-        "sortedset",
-        zrandmember
-    ),
+    spec!("bzpopmin", -3, WRITE | FAST | BLOCKING, 1, -2, 1, "sortedset", bzpopmin),
+    spec!("bzpopmax", -3, WRITE | FAST | BLOCKING, 1, -2, 1, "sortedset", bzpopmax),
+    spec!("zrandmember", -2, READONLY, 1, 1, 1, "sortedset", zrandmember),
     spec!("zscan", -3, READONLY, 1, 1, 1, "sortedset", zscan),
-    spec!(
-        "zunionstore",
-        -4,
-        WRITE | DENYOOM,
-        1,
-        1,
-        1,
-        "sortedset",
-        setops::zunionstore
-    ),
-    spec!(
-        "zinterstore",
-        -4,
-        WRITE | DENYOOM,
-        1,
-        1,
-        1,
-        "sortedset",
-        setops::zinterstore
-    ),
-    spec!(
-        "zdiffstore",
-        -4,
-        WRITE | DENYOOM,
-        1,
-        1,
-        1,
-        "sortedset",
-        setops::zdiffstore
-    ),
+    spec!("zunionstore", -4, WRITE | DENYOOM, 1, 1, 1, "sortedset", setops::zunionstore),
+    spec!("zinterstore", -4, WRITE | DENYOOM, 1, 1, 1, "sortedset", setops::zinterstore),
+    spec!("zdiffstore", -4, WRITE | DENYOOM, 1, 1, 1, "sortedset", setops::zdiffstore),
     spec!("zunion", -3, READONLY, 0, 0, 0, "sortedset", setops::zunion),
     spec!("zinter", -3, READONLY, 0, 0, 0, "sortedset", setops::zinter),
     spec!("zdiff", -3, READONLY, 0, 0, 0, "sortedset", setops::zdiff),
-    spec!(
-        "zintercard",
-        -3,
-        READONLY,
-        0,
-        0,
-        0,
-        "sortedset",
-        setops::zintercard
-    ),
+    spec!("zintercard", -3, READONLY, 0, 0, 0, "sortedset", setops::zintercard),
 ];
 
 /// Redis: "min or max is not a float".
@@ -322,11 +144,34 @@ fn resp3(c: &Client) -> bool {
     c.proto == Proto::Resp3
 }
 
+/// Whether redis-server 7.0 would hold these contents listpack-encoded
+/// (the rule `Value::encoding` reports).
+fn is_listpack(z: &ZSet, lim: &EncodingLimits) -> bool {
+    z.len() <= lim.zset_entries && z.iter().all(|(m, _)| m.len() <= lim.zset_value)
+}
+
+/// A listpack stores scores as text through d2string, which writes -0 as
+/// "0": a small set never keeps a negative zero, while a skiplist-encoded
+/// one does. Applied where scores are stored.
+fn listpack_zero_scores(z: &mut ZSet, lim: &EncodingLimits) {
+    if !is_listpack(z, lim) {
+        return;
+    }
+    let negative: Vec<Sds> = z
+        .iter()
+        .filter(|(_, s)| *s == 0.0 && s.is_sign_negative())
+        .map(|(m, _)| m.clone())
+        .collect();
+    for m in negative {
+        z.insert(&m, 0.0);
+    }
+}
+
 /// A score as a ZSCAN reply prints it for a listpack-encoded set (Redis:
 /// d2string): integral values in range as integers, others as `%.17g`.
 fn listpack_score(s: f64) -> String {
     const LIM: f64 = (i64::MAX / 2) as f64;
-    if s.is_finite() && s != 0.0 && s.fract() == 0.0 && (-LIM..=LIM).contains(&s) {
+    if s.is_finite() && s.fract() == 0.0 && (-LIM..=LIM).contains(&s) {
         (s as i64).to_string()
     } else {
         fmt_g17(s)
@@ -431,6 +276,7 @@ fn zadd_generic(ctx: &mut Ctx, zincrby: bool) -> CmdResult {
     let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
     let mut last = 0.0;
     let mut failed = false;
+    let mut negative_zero = false;
     for (j, &score) in scores.iter().enumerate() {
         let member = ctx.args[idx + 2 * j + 1];
         match z.score(member) {
@@ -448,6 +294,7 @@ fn zadd_generic(ctx: &mut Ctx, zincrby: bool) -> CmdResult {
                 }
                 // Redis compares with `!=`: -0 over 0 is no update.
                 if new != cur {
+                    negative_zero |= new == 0.0 && new.is_sign_negative();
                     z.insert(member, new);
                     updated += 1;
                 }
@@ -456,12 +303,16 @@ fn zadd_generic(ctx: &mut Ctx, zincrby: bool) -> CmdResult {
             }
             None if f.xx => {}
             None => {
+                negative_zero |= score == 0.0 && score.is_sign_negative();
                 z.insert(member, score);
                 added += 1;
                 processed += 1;
                 last = score;
             }
         }
+    }
+    if negative_zero {
+        listpack_zero_scores(z, &ctx.srv.config.enc);
     }
     if added + updated > 0 {
         ctx.dirty(added + updated);
@@ -745,11 +596,11 @@ fn zrange_generic(
             offset = ctx.int_arg(j + 1)?;
             limit = ctx.int_arg(j + 2)?;
             j += 2;
-        } else if forced_rev.is_none() && ctx.arg_is(j, "rev") {
+        } else if rev.is_none() && ctx.arg_is(j, "rev") {
             rev = Some(true);
-        } else if forced_type.is_none() && ctx.arg_is(j, "bylex") {
+        } else if rtype.is_none() && ctx.arg_is(j, "bylex") {
             rtype = Some(RangeType::Lex);
-        } else if forced_type.is_none() && ctx.arg_is(j, "byscore") {
+        } else if rtype.is_none() && ctx.arg_is(j, "byscore") {
             rtype = Some(RangeType::Score);
         } else {
             return Err(errors::SYNTAX);
@@ -811,8 +662,9 @@ fn zrange_generic(
 /// Stores a computed sorted set at `dst` (replacing whatever is there and
 /// its TTL) and replies its size; an empty result deletes `dst` instead
 /// (Redis: zrangeResultFinalizeStore, zunionInterDiffGenericCommand).
-fn store_result(ctx: &mut Ctx, dst: &[u8], out: ZSet) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], mut out: ZSet) {
     let (db, now) = (ctx.client.db, ctx.now_ms);
+    listpack_zero_scores(&mut out, &ctx.srv.config.enc);
     let n = out.len();
     if n > 0 {
         ctx.srv
@@ -910,10 +762,11 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         return Err(errors::SYNTAX);
     }
     let count = if ctx.argc() == 3 {
-        let c = ctx.int_arg(2)?;
-        if c < 0 {
-            return Err(errors::POSITIVE);
-        }
+        // Redis: getPositiveLongFromObjectOrReply, one message for both
+        // a non-integer and a negative count.
+        let c = parse_i64(ctx.arg(2))
+            .filter(|c| *c >= 0)
+            .ok_or(errors::POSITIVE)?;
         Some(c as usize)
     } else {
         None
@@ -1178,7 +1031,7 @@ mod tests {
         assert_eq!(listpack_score(4e18), "4000000000000000000");
         assert_eq!(listpack_score(1e20), "1e+20");
         assert_eq!(listpack_score(0.1), "0.10000000000000001");
-        assert_eq!(listpack_score(-0.0), "-0");
+        assert_eq!(listpack_score(-0.0), "0");
         assert_eq!(listpack_score(f64::INFINITY), "inf");
     }
 

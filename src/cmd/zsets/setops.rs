@@ -12,7 +12,7 @@ use crate::cmd::{errors, CmdResult, Ctx, RErr};
 use crate::keyspace::value::{Hasher, SetValue};
 use crate::keyspace::zset::ZSet;
 use crate::keyspace::{Sds, Value};
-use crate::util::num::parse_f64;
+use crate::util::num::{parse_f64, parse_i64};
 
 /// Which operation (Redis: SET_OP_*).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -275,10 +275,9 @@ fn generic(ctx: &mut Ctx, op: Op, store: bool, card_only: bool) -> CmdResult {
             withscores = true;
             j += 1;
         } else if card_only && remaining >= 2 && ctx.arg_is(j, "limit") {
-            let l = ctx.int_arg(j + 1)?;
-            if l < 0 {
-                return Err(RErr::lit("ERR LIMIT can't be negative"));
-            }
+            let l = parse_i64(ctx.arg(j + 1))
+                .filter(|l| *l >= 0)
+                .ok_or(RErr::lit("ERR LIMIT can't be negative"))?;
             limit = l as usize;
             j += 2;
         } else {

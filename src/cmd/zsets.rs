@@ -2,8 +2,13 @@
 //! ZMSCORE ZRANK ZREVRANK ZCOUNT ZLEXCOUNT, the ZRANGE family (ZRANGE
 //! ZREVRANGE ZRANGEBYSCORE ZREVRANGEBYSCORE ZRANGEBYLEX ZREVRANGEBYLEX
 //! ZRANGESTORE), ZREMRANGEBYRANK/SCORE/LEX, ZPOPMIN ZPOPMAX BZPOPMIN
-//! BZPOPMAX, ZRANDMEMBER and ZSCAN. The set operations (ZUNION ZINTER ZDIFF,
-//! their STORE forms and ZINTERCARD) live in `setops`.
+//! BZPOPMAX, ZRANDMEMBER and ZSCAN, plus ZUNION ZINTER ZDIFF, their STORE
+//! forms and ZINTERCARD.
+//!
+//! This file holds the table, the shared lookups and reply helpers, ZADD
+//! ZINCRBY ZREM, point reads and counts, and the pops; `ranges` the ZRANGE
+//! and ZREMRANGE families; `scan` ZRANDMEMBER and ZSCAN; `setops` the set
+//! algebra.
 //!
 //! Every range command reduces its range to a rank interval of the
 //! `ZSet` (see `keyspace::zset`), so REV and LIMIT are rank arithmetic.
@@ -11,6 +16,8 @@
 //! its last member goes, and signal the key ready when it gains members
 //! (BZPOPMIN/BZPOPMAX waiters).
 
+mod ranges;
+mod scan;
 mod setops;
 
 use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
@@ -20,7 +27,7 @@ use crate::keyspace::{Keyspace, Sds, Value};
 use crate::resp::Proto;
 use crate::server::client::Client;
 use crate::spec;
-use crate::util::num::{fmt_g17, parse_i64};
+use crate::util::num::parse_i64;
 
 /// The zsets family.
 #[rustfmt::skip]
@@ -35,22 +42,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!("zrevrank", 3, READONLY | FAST, 1, 1, 1, "sortedset", zrevrank),
     spec!("zcount", 4, READONLY | FAST, 1, 1, 1, "sortedset", zcount),
     spec!("zlexcount", 4, READONLY | FAST, 1, 1, 1, "sortedset", zlexcount),
-    spec!("zrange", -4, READONLY, 1, 1, 1, "sortedset", zrange),
-    spec!("zrevrange", -4, READONLY, 1, 1, 1, "sortedset", zrevrange),
-    spec!("zrangebyscore", -4, READONLY, 1, 1, 1, "sortedset", zrangebyscore),
-    spec!("zrevrangebyscore", -4, READONLY, 1, 1, 1, "sortedset", zrevrangebyscore),
-    spec!("zrangebylex", -4, READONLY, 1, 1, 1, "sortedset", zrangebylex),
-    spec!("zrevrangebylex", -4, READONLY, 1, 1, 1, "sortedset", zrevrangebylex),
-    spec!("zrangestore", -5, WRITE | DENYOOM, 1, 2, 1, "sortedset", zrangestore),
-    spec!("zremrangebyrank", 4, WRITE, 1, 1, 1, "sortedset", zremrangebyrank),
-    spec!("zremrangebyscore", 4, WRITE, 1, 1, 1, "sortedset", zremrangebyscore),
-    spec!("zremrangebylex", 4, WRITE, 1, 1, 1, "sortedset", zremrangebylex),
+    spec!("zrange", -4, READONLY, 1, 1, 1, "sortedset", ranges::zrange),
+    spec!("zrevrange", -4, READONLY, 1, 1, 1, "sortedset", ranges::zrevrange),
+    spec!("zrangebyscore", -4, READONLY, 1, 1, 1, "sortedset", ranges::zrangebyscore),
+    spec!("zrevrangebyscore", -4, READONLY, 1, 1, 1, "sortedset", ranges::zrevrangebyscore),
+    spec!("zrangebylex", -4, READONLY, 1, 1, 1, "sortedset", ranges::zrangebylex),
+    spec!("zrevrangebylex", -4, READONLY, 1, 1, 1, "sortedset", ranges::zrevrangebylex),
+    spec!("zrangestore", -5, WRITE | DENYOOM, 1, 2, 1, "sortedset", ranges::zrangestore),
+    spec!("zremrangebyrank", 4, WRITE, 1, 1, 1, "sortedset", ranges::zremrangebyrank),
+    spec!("zremrangebyscore", 4, WRITE, 1, 1, 1, "sortedset", ranges::zremrangebyscore),
+    spec!("zremrangebylex", 4, WRITE, 1, 1, 1, "sortedset", ranges::zremrangebylex),
     spec!("zpopmin", -2, WRITE | FAST, 1, 1, 1, "sortedset", zpopmin),
     spec!("zpopmax", -2, WRITE | FAST, 1, 1, 1, "sortedset", zpopmax),
     spec!("bzpopmin", -3, WRITE | FAST | BLOCKING, 1, -2, 1, "sortedset", bzpopmin),
     spec!("bzpopmax", -3, WRITE | FAST | BLOCKING, 1, -2, 1, "sortedset", bzpopmax),
-    spec!("zrandmember", -2, READONLY, 1, 1, 1, "sortedset", zrandmember),
-    spec!("zscan", -3, READONLY, 1, 1, 1, "sortedset", zscan),
+    spec!("zrandmember", -2, READONLY, 1, 1, 1, "sortedset", scan::zrandmember),
+    spec!("zscan", -3, READONLY, 1, 1, 1, "sortedset", scan::zscan),
     spec!("zunionstore", -4, WRITE | DENYOOM, 1, 1, 1, "sortedset", setops::zunionstore),
     spec!("zinterstore", -4, WRITE | DENYOOM, 1, 1, 1, "sortedset", setops::zinterstore),
     spec!("zdiffstore", -4, WRITE | DENYOOM, 1, 1, 1, "sortedset", setops::zdiffstore),
@@ -167,17 +174,6 @@ fn listpack_zero_scores(z: &mut ZSet, lim: &EncodingLimits) {
     }
 }
 
-/// A score as a ZSCAN reply prints it for a listpack-encoded set (Redis:
-/// d2string): integral values in range as integers, others as `%.17g`.
-fn listpack_score(s: f64) -> String {
-    const LIM: f64 = (i64::MAX / 2) as f64;
-    if s.is_finite() && s.fract() == 0.0 && (-LIM..=LIM).contains(&s) {
-        (s as i64).to_string()
-    } else {
-        fmt_g17(s)
-    }
-}
-
 // ---------------------------------------------------------------------------
 // ZADD, ZINCRBY, ZREM
 // ---------------------------------------------------------------------------
@@ -237,7 +233,7 @@ fn zadd_generic(ctx: &mut Ctx, zincrby: bool) -> CmdResult {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(RErr::lit(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -460,273 +456,6 @@ fn zlexcount(ctx: &mut Ctx) -> CmdResult {
 }
 
 // ---------------------------------------------------------------------------
-// The ZRANGE family
-// ---------------------------------------------------------------------------
-
-/// How a ZRANGE range is given (Redis: zrange_type).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum RangeType {
-    Rank,
-    Score,
-    Lex,
-}
-
-/// A parsed range.
-enum RangeSpec {
-    Rank(i64, i64),
-    Score(ScoreRange),
-    Lex(LexRange),
-}
-
-/// ```text
-/// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
-/// ```
-fn zrange(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, None, None)
-}
-
-/// ```text
-/// ZREVRANGE key start stop [WITHSCORES]
-/// ```
-fn zrevrange(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, Some(RangeType::Rank), Some(true))
-}
-
-/// ```text
-/// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]
-/// ```
-fn zrangebyscore(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, Some(RangeType::Score), Some(false))
-}
-
-/// ```text
-/// ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]
-/// ```
-fn zrevrangebyscore(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, Some(RangeType::Score), Some(true))
-}
-
-/// ```text
-/// ZRANGEBYLEX key min max [LIMIT offset count]
-/// ```
-fn zrangebylex(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, Some(RangeType::Lex), Some(false))
-}
-
-/// ```text
-/// ZREVRANGEBYLEX key max min [LIMIT offset count]
-/// ```
-fn zrevrangebylex(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, Some(RangeType::Lex), Some(true))
-}
-
-/// ```text
-/// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
-/// ```
-fn zrangestore(ctx: &mut Ctx) -> CmdResult {
-    let dst = ctx.arg(1);
-    zrange_generic(ctx, 2, Some(dst), None, None)
-}
-
-/// The rank interval `lo..hi` (walked backwards when `rev`) a range selects
-/// in `z`, after REV, LIMIT and index normalisation (Redis:
-/// genericZrangebyrankCommand / ...byscore / ...bylex).
-fn select_ranks(z: &ZSet, spec: &RangeSpec, rev: bool, offset: i64, limit: i64) -> (usize, usize) {
-    let len = z.len() as i64;
-    let (a, b) = match spec {
-        RangeSpec::Rank(start, end) => {
-            let mut start = if *start < 0 { len + start } else { *start };
-            let mut end = if *end < 0 { len + end } else { *end };
-            start = start.max(0);
-            if start > end || start >= len {
-                return (0, 0);
-            }
-            end = end.min(len - 1);
-            return if rev {
-                ((len - 1 - end) as usize, (len - start) as usize)
-            } else {
-                (start as usize, (end + 1) as usize)
-            };
-        }
-        RangeSpec::Score(r) => z.score_ranks(r),
-        RangeSpec::Lex(r) => z.lex_ranks(r),
-    };
-    // Redis skips `offset` elements with `while (offset--)`: a negative
-    // offset never stops skipping, so the reply is empty.
-    if offset < 0 {
-        return (0, 0);
-    }
-    let n = (b - a) as u64;
-    let offset = offset as u64;
-    if offset >= n {
-        return (0, 0);
-    }
-    let mut count = n - offset;
-    if limit >= 0 {
-        count = count.min(limit as u64);
-    }
-    let count = count as usize;
-    if rev {
-        let hi = b - offset as usize;
-        (hi - count, hi)
-    } else {
-        let lo = a + offset as usize;
-        (lo, lo + count)
-    }
-}
-
-/// Redis: zrangeGenericCommand. `forced_type`/`forced_rev` are set by the
-/// legacy commands (then BYSCORE/BYLEX/REV are syntax errors); `store` is
-/// ZRANGESTORE's destination.
-fn zrange_generic(
-    ctx: &mut Ctx,
-    first: usize,
-    store: Option<&[u8]>,
-    forced_type: Option<RangeType>,
-    forced_rev: Option<bool>,
-) -> CmdResult {
-    let (mut rtype, mut rev) = (forced_type, forced_rev);
-    let (mut offset, mut limit, mut withscores) = (0i64, -1i64, false);
-    let mut j = first + 3;
-    while j < ctx.argc() {
-        let left = ctx.argc() - j - 1;
-        if store.is_none() && ctx.arg_is(j, "withscores") {
-            withscores = true;
-        } else if ctx.arg_is(j, "limit") && left >= 2 {
-            offset = ctx.int_arg(j + 1)?;
-            limit = ctx.int_arg(j + 2)?;
-            j += 2;
-        } else if rev.is_none() && ctx.arg_is(j, "rev") {
-            rev = Some(true);
-        } else if rtype.is_none() && ctx.arg_is(j, "bylex") {
-            rtype = Some(RangeType::Lex);
-        } else if rtype.is_none() && ctx.arg_is(j, "byscore") {
-            rtype = Some(RangeType::Score);
-        } else {
-            return Err(errors::SYNTAX);
-        }
-        j += 1;
-    }
-    let rtype = rtype.unwrap_or(RangeType::Rank);
-    let rev = rev.unwrap_or(false);
-    // Redis checks only the count: `LIMIT 5 -1` passes with a rank range
-    // (and is then ignored).
-    if limit != -1 && rtype == RangeType::Rank {
-        return Err(RErr::lit(
-            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
-        ));
-    }
-    if withscores && rtype == RangeType::Lex {
-        return Err(RErr::lit(
-            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
-        ));
-    }
-    let (mut min, mut max) = (ctx.arg(first + 1), ctx.arg(first + 2));
-    if rev && rtype != RangeType::Rank {
-        std::mem::swap(&mut min, &mut max);
-    }
-    let spec = match rtype {
-        RangeType::Rank => {
-            let start = parse_i64(min).ok_or(errors::NOT_INT)?;
-            let end = parse_i64(max).ok_or(errors::NOT_INT)?;
-            RangeSpec::Rank(start, end)
-        }
-        RangeType::Score => RangeSpec::Score(ScoreRange::parse(min, max).ok_or(MINMAX_NOT_FLOAT)?),
-        RangeType::Lex => RangeSpec::Lex(LexRange::parse(min, max).ok_or(MINMAX_NOT_LEX)?),
-    };
-
-    let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(first));
-    let z = read_zset(&mut ctx.srv.keyspace, db, key, now)?;
-    let Some(dst) = store else {
-        match z {
-            None => ctx.client.array(0),
-            Some(z) => {
-                let (lo, hi) = select_ranks(z, &spec, rev, offset, limit);
-                let items = z.range(lo, hi, rev).map(|(m, s)| (m.as_slice(), s));
-                reply_members(ctx.client, withscores, resp3(ctx.client), items);
-            }
-        }
-        return Ok(());
-    };
-    let mut out = ZSet::new();
-    if let Some(z) = z {
-        let (lo, hi) = select_ranks(z, &spec, rev, offset, limit);
-        for (m, s) in z.range(lo, hi, rev) {
-            out.insert(m, s);
-        }
-    }
-    store_result(ctx, dst, out);
-    Ok(())
-}
-
-/// Stores a computed sorted set at `dst` (replacing whatever is there and
-/// its TTL) and replies its size; an empty result deletes `dst` instead
-/// (Redis: zrangeResultFinalizeStore, zunionInterDiffGenericCommand).
-fn store_result(ctx: &mut Ctx, dst: &[u8], mut out: ZSet) {
-    let (db, now) = (ctx.client.db, ctx.now_ms);
-    listpack_zero_scores(&mut out, &ctx.srv.config.enc);
-    let n = out.len();
-    if n > 0 {
-        ctx.srv
-            .keyspace
-            .set(db, dst, Value::ZSet(Box::new(out)), false);
-        ctx.touch(dst);
-        ctx.dirty(1);
-        ctx.signal_ready(dst);
-    } else if ctx.srv.keyspace.delete(db, dst, now) {
-        ctx.touch(dst);
-        ctx.dirty(1);
-    }
-    ctx.client.int(n as i64);
-}
-
-// ---------------------------------------------------------------------------
-// ZREMRANGEBY*
-// ---------------------------------------------------------------------------
-
-/// ```text
-/// ZREMRANGEBYRANK key start stop
-/// ```
-fn zremrangebyrank(ctx: &mut Ctx) -> CmdResult {
-    let start = ctx.int_arg(2)?;
-    let end = ctx.int_arg(3)?;
-    zremrange_generic(ctx, RangeSpec::Rank(start, end))
-}
-
-/// ```text
-/// ZREMRANGEBYSCORE key min max
-/// ```
-fn zremrangebyscore(ctx: &mut Ctx) -> CmdResult {
-    let r = ScoreRange::parse(ctx.arg(2), ctx.arg(3)).ok_or(MINMAX_NOT_FLOAT)?;
-    zremrange_generic(ctx, RangeSpec::Score(r))
-}
-
-/// ```text
-/// ZREMRANGEBYLEX key min max
-/// ```
-fn zremrangebylex(ctx: &mut Ctx) -> CmdResult {
-    let r = LexRange::parse(ctx.arg(2), ctx.arg(3)).ok_or(MINMAX_NOT_LEX)?;
-    zremrange_generic(ctx, RangeSpec::Lex(r))
-}
-
-fn zremrange_generic(ctx: &mut Ctx, spec: RangeSpec) -> CmdResult {
-    let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let Some(z) = write_zset(&mut ctx.srv.keyspace, db, key, now)? else {
-        ctx.client.int(0);
-        return Ok(());
-    };
-    let (lo, hi) = select_ranks(z, &spec, false, 0, -1);
-    let deleted = z.remove_ranks(lo, hi);
-    if deleted > 0 {
-        delete_if_empty(ctx, key);
-        ctx.touch(key);
-        ctx.dirty(deleted as u64);
-    }
-    ctx.client.int(deleted as i64);
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------
 // Pops
 // ---------------------------------------------------------------------------
 
@@ -840,242 +569,4 @@ fn bzpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         .collect();
     ctx.block(keys, deadline, false);
     Ok(())
-}
-
-// ---------------------------------------------------------------------------
-// ZRANDMEMBER, ZSCAN
-// ---------------------------------------------------------------------------
-
-/// ```text
-/// ZRANDMEMBER key [count [WITHSCORES]]
-/// ```
-fn zrandmember(ctx: &mut Ctx) -> CmdResult {
-    let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    if ctx.argc() == 2 {
-        match read_zset(&mut ctx.srv.keyspace, db, key, now)? {
-            None => ctx.client.null(),
-            Some(z) => {
-                let i = fastrand::usize(..z.len());
-                if let Some((m, _)) = z.get_index(i) {
-                    ctx.client.bulk(m);
-                }
-            }
-        }
-        return Ok(());
-    }
-    let l = ctx.int_arg(2)?;
-    let withscores = match ctx.argc() {
-        3 => false,
-        4 if ctx.arg_is(3, "withscores") => true,
-        _ => return Err(errors::SYNTAX),
-    };
-    if withscores && !(i64::MIN / 2..=i64::MAX / 2).contains(&l) {
-        return Err(RErr::lit("ERR value is out of range"));
-    }
-    let Some(z) = read_zset(&mut ctx.srv.keyspace, db, key, now)? else {
-        ctx.client.array(0);
-        return Ok(());
-    };
-    let size = z.len();
-    let c = &mut *ctx.client;
-    if l == 0 {
-        c.array(0);
-        return Ok(());
-    }
-    let pick = |i: usize| z.get_index(i).map(|(m, s)| (m.as_slice(), s));
-    if l < 0 || l == 1 {
-        // Repetitions allowed: `count` independent draws.
-        let count = l.unsigned_abs() as usize;
-        let draws: Vec<_> = (0..count)
-            .filter_map(|_| pick(fastrand::usize(..size)))
-            .collect();
-        reply_members(c, withscores, resp3(c), draws.into_iter());
-        return Ok(());
-    }
-    let count = l as usize;
-    if count >= size {
-        // The whole set, in the order Redis's zset iterator walks it:
-        // from the highest member down.
-        let items = z.range(0, size, true).map(|(m, s)| (m.as_slice(), s));
-        reply_members(c, withscores, resp3(c), items);
-        return Ok(());
-    }
-    // Distinct members: a partial Fisher-Yates shuffle of the indices when
-    // the sample is a large part of the set, rejection sampling otherwise.
-    let chosen: Vec<usize> = if count * 3 > size {
-        let mut idx: Vec<usize> = (0..size).collect();
-        for i in 0..count {
-            let j = fastrand::usize(i..size);
-            idx.swap(i, j);
-        }
-        idx.truncate(count);
-        idx
-    } else {
-        let mut seen = std::collections::HashSet::with_capacity(count);
-        let mut v = Vec::with_capacity(count);
-        while v.len() < count {
-            let i = fastrand::usize(..size);
-            if seen.insert(i) {
-                v.push(i);
-            }
-        }
-        v
-    };
-    let items: Vec<_> = chosen.into_iter().filter_map(pick).collect();
-    reply_members(c, withscores, resp3(c), items.into_iter());
-    Ok(())
-}
-
-/// Parses a SCAN cursor like Redis's parseScanCursorOrReply (strtoul: an
-/// optional sign, digits, no surrounding space, no overflow).
-fn parse_cursor(b: &[u8]) -> Option<u64> {
-    let (neg, digits) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let v: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
-/// ```text
-/// ZSCAN key cursor [MATCH pattern] [COUNT count]
-/// ```
-///
-/// A small (listpack-encoded) set replies everything with cursor 0, as
-/// Redis does. A large one walks the member map's indices from the end:
-/// the cursor is the number of positions not yet visited. Removal moves
-/// only the last entry (swap_remove), which is always in the visited part,
-/// so a member present for the whole scan is never skipped.
-fn zscan(ctx: &mut Ctx) -> CmdResult {
-    let cursor = parse_cursor(ctx.arg(2)).ok_or(RErr::lit("ERR invalid cursor"))?;
-    let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let limits = ctx.srv.config.enc;
-    let Some(z) = read_zset(&mut ctx.srv.keyspace, db, key, now)? else {
-        let c = &mut *ctx.client;
-        c.array(2);
-        c.bulk(b"0");
-        c.array(0);
-        return Ok(());
-    };
-    let args = ctx.args;
-    let is = |i: usize, s: &str| args[i].eq_ignore_ascii_case(s.as_bytes());
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut j = 3;
-    while j < args.len() {
-        let left = args.len() - j;
-        if is(j, "count") && left >= 2 {
-            let n = parse_i64(args[j + 1]).ok_or(errors::NOT_INT)?;
-            if n < 1 {
-                return Err(errors::SYNTAX);
-            }
-            count = n as usize;
-        } else if is(j, "match") && left >= 2 {
-            pattern = Some(args[j + 1]);
-        } else {
-            return Err(errors::SYNTAX);
-        }
-        j += 2;
-    }
-    let matches = |m: &[u8]| match pattern {
-        None => true,
-        Some(p) if p == b"*" => true,
-        Some(p) => crate::util::glob::glob_match(p, m, false),
-    };
-    let small =
-        z.len() <= limits.zset_entries && z.iter().all(|(m, _)| m.len() <= limits.zset_value);
-    let mut found: Vec<(Sds, String)> = Vec::new();
-    let next;
-    if small {
-        for (m, s) in z.iter() {
-            if matches(m) {
-                found.push((m.clone(), listpack_score(s)));
-            }
-        }
-        next = 0;
-    } else {
-        let len = z.len() as u64;
-        let pos = if cursor == 0 { len } else { cursor.min(len) };
-        let visit = (count as u64).min(pos);
-        for i in (pos - visit..pos).rev() {
-            if let Some((m, s)) = z.get_index(i as usize) {
-                if matches(m) {
-                    found.push((m.clone(), fmt_g17(s)));
-                }
-            }
-        }
-        next = pos - visit;
-    }
-    let c = &mut *ctx.client;
-    c.array(2);
-    c.bulk(next.to_string().as_bytes());
-    c.array(found.len() * 2);
-    for (m, s) in &found {
-        c.bulk(m);
-        c.bulk(s.as_bytes());
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listpack_scores_print_integers_plainly() {
-        assert_eq!(listpack_score(3.0), "3");
-        assert_eq!(listpack_score(4e18), "4000000000000000000");
-        assert_eq!(listpack_score(1e20), "1e+20");
-        assert_eq!(listpack_score(0.1), "0.10000000000000001");
-        assert_eq!(listpack_score(-0.0), "0");
-        assert_eq!(listpack_score(f64::INFINITY), "inf");
-    }
-
-    #[test]
-    fn scan_cursors_parse_like_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b"+12"), Some(12));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b" 1"), None);
-        assert_eq!(parse_cursor(b"1x"), None);
-        assert_eq!(parse_cursor(b""), None);
-        assert_eq!(parse_cursor(b"99999999999999999999999"), None);
-    }
-
-    fn set_of(n: usize) -> ZSet {
-        let mut z = ZSet::new();
-        for i in 0..n {
-            z.insert(format!("m{i}").as_bytes(), i as f64);
-        }
-        z
-    }
-
-    #[test]
-    fn rank_ranges_normalise_like_redis() {
-        let z = set_of(5);
-        let r = |a, b, rev| select_ranks(&z, &RangeSpec::Rank(a, b), rev, 0, -1);
-        assert_eq!(r(0, -1, false), (0, 5));
-        assert_eq!(r(-2, 100, false), (3, 5));
-        assert_eq!(r(3, 1, false), (0, 0));
-        assert_eq!(r(5, 10, false), (0, 0));
-        assert_eq!(r(-100, -100, false), (0, 0));
-        // REV: ranks counted from the top.
-        assert_eq!(r(0, 1, true), (3, 5));
-    }
-
-    #[test]
-    fn limit_offsets_apply_in_walking_order() {
-        let z = set_of(10);
-        let all = RangeSpec::Score(ScoreRange::parse(b"-inf", b"+inf").unwrap());
-        assert_eq!(select_ranks(&z, &all, false, 2, 3), (2, 5));
-        assert_eq!(select_ranks(&z, &all, true, 2, 3), (5, 8));
-        assert_eq!(select_ranks(&z, &all, false, 8, -5), (8, 10));
-        assert_eq!(select_ranks(&z, &all, false, -1, 3), (0, 0));
-        assert_eq!(select_ranks(&z, &all, false, 10, 3), (0, 0));
-        assert_eq!(select_ranks(&z, &all, false, 0, 0), (0, 0));
-    }
 }

@@ -7,7 +7,8 @@
 
 use indexmap::IndexMap;
 
-use super::{reply_members, resp3, store_result};
+use super::ranges::store_result;
+use super::{reply_members, resp3};
 use crate::cmd::{errors, CmdResult, Ctx, RErr};
 use crate::keyspace::value::{Hasher, SetValue};
 use crate::keyspace::zset::ZSet;

@@ -626,6 +626,28 @@ fn bzpopmin_blocks_until_another_client_adds_a_member() {
 }
 
 #[test]
+fn blocked_poppers_are_served_in_arrival_order_one_member_each() {
+    let p = Proc::picket(&[]);
+    let (mut first, mut second) = (p.raw(), p.raw());
+    first.send(&resp(&["BZPOPMIN", "q", "5"]));
+    std::thread::sleep(Duration::from_millis(100));
+    second.send(&resp(&["BZPOPMIN", "q", "5"]));
+    std::thread::sleep(Duration::from_millis(100));
+    let mut c = p.conn();
+    cmd(&mut c, &["ZADD", "q", "1", "one"]).unwrap();
+    assert_eq!(
+        read_frame(&mut first),
+        b"*3\r\n$1\r\nq\r\n$3\r\none\r\n$1\r\n1\r\n".to_vec()
+    );
+    cmd(&mut c, &["ZADD", "q", "2", "two"]).unwrap();
+    assert_eq!(
+        read_frame(&mut second),
+        b"*3\r\n$1\r\nq\r\n$3\r\ntwo\r\n$1\r\n2\r\n".to_vec()
+    );
+    assert_eq!(cmd(&mut c, &["ZCARD", "q"]).unwrap(), Value::Int(0));
+}
+
+#[test]
 fn bzpopmin_times_out_with_a_null_array() {
     let p = Proc::picket(&[]);
     let mut raw = p.raw();

@@ -56,11 +56,14 @@ pub(super) fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     let pick = |i: usize| z.get_index(i).map(|(m, s)| (m.as_slice(), s));
     if l < 0 || l == 1 {
         // Repetitions allowed: `count` independent draws.
+        // Streamed: a huge count must not build a second copy in memory.
         let count = l.unsigned_abs() as usize;
-        let draws: Vec<_> = (0..count)
-            .filter_map(|_| pick(fastrand::usize(..size)))
-            .collect();
-        reply_members(c, withscores, resp3(c), draws.into_iter());
+        let pairs = resp3(c);
+        let draws = (0..count).map(|_| {
+            // An index below `size` (the set is not empty) always exists.
+            pick(fastrand::usize(..size)).expect("index within the set")
+        });
+        reply_members(c, withscores, pairs, draws);
         return Ok(());
     }
     let count = l as usize;

@@ -208,7 +208,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &SaveOptions) {
                 write_len(out, z.len() as u64);
                 // Redis walks the skiplist from the tail so that loading
                 // inserts each member at the head in O(1).
-                for (m, score) in z.iter().rev() {
+                for (m, score) in z.range(0, z.len(), true) {
                     write_string(out, m, c);
                     write_binary_double(out, score);
                 }

@@ -377,28 +377,34 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     c.set(count);
-    let mut props = Vec::with_capacity(count.div_ceil(SPOP_BATCH));
-    let mut argv: Vec<Vec<u8>> = Vec::new();
+    let mut popped = Vec::with_capacity(count);
     for _ in 0..count {
         let Some(m) = s.swap_remove_index(fastrand::usize(..s.len())) else {
             break;
         };
         c.bulk(&m);
-        if argv.is_empty() {
-            argv = vec![b"SREM".to_vec(), key.to_vec()];
-        }
-        argv.push(m.to_vec());
-        if argv.len() == 2 + SPOP_BATCH {
-            props.push(std::mem::take(&mut argv));
-        }
+        popped.push(m);
     }
-    if !argv.is_empty() {
-        props.push(argv);
-    }
+    let props = srem_batches(key, &popped);
     ctx.propagate_as(props);
     ctx.touch(key);
     ctx.dirty(count as u64);
     Ok(())
+}
+
+/// The SREM commands that replicate popping `members` from `key`, at most
+/// `SPOP_BATCH` members each.
+fn srem_batches(key: &[u8], members: &[Sds]) -> Vec<Vec<Vec<u8>>> {
+    members
+        .chunks(SPOP_BATCH)
+        .map(|chunk| {
+            let mut argv = Vec::with_capacity(2 + chunk.len());
+            argv.push(b"SREM".to_vec());
+            argv.push(key.to_vec());
+            argv.extend(chunk.iter().map(|m| m.to_vec()));
+            argv
+        })
+        .collect()
 }
 
 /// ```text
@@ -636,6 +642,18 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn spop_replicates_as_srem_batches_of_1024() {
+        let members: Vec<Sds> = (0..2500)
+            .map(|i| Sds::from_slice(i.to_string().as_bytes()))
+            .collect();
+        let b = srem_batches(b"k", &members);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.iter().map(|a| a.len()).collect::<Vec<_>>(), [1026, 1026, 454]);
+        assert_eq!(&b[0][..3], &[b"SREM".to_vec(), b"k".to_vec(), b"0".to_vec()]);
+        assert_eq!(b[2].last().unwrap(), b"2499");
     }
 
     #[test]

@@ -30,7 +30,11 @@ fn raw3(p: &Proc) -> Raw {
     let mut r = p.raw();
     r.send(&resp(&["HELLO", "3"]));
     let hello = r.read_until(b"*0\r\n");
-    assert!(hello.starts_with(b"%"), "{:?}", String::from_utf8_lossy(&hello));
+    assert!(
+        hello.starts_with(b"%"),
+        "{:?}",
+        String::from_utf8_lossy(&hello)
+    );
     r
 }
 
@@ -204,7 +208,11 @@ fn hincrby_and_hincrbyfloat_follow_redis_number_rules() {
         err(&mut c, &["HINCRBY", "h", "n", "x"]),
         "ERR value is not an integer or out of range"
     );
-    cmd(&mut c, &["HSET", "h", "s", "abc", "big", "9223372036854775807"]).unwrap();
+    cmd(
+        &mut c,
+        &["HSET", "h", "s", "abc", "big", "9223372036854775807"],
+    )
+    .unwrap();
     assert_eq!(
         err(&mut c, &["HINCRBY", "h", "s", "1"]),
         "ERR hash value is not an integer"
@@ -263,7 +271,10 @@ fn hscan_returns_a_small_hash_whole_and_walks_a_large_one() {
     assert_eq!(cur, 0);
     assert_eq!(items, ["a1", "1", "b1", "2", "a2", "3"]);
     let (cur, items) = scan_reply(cmd(&mut c, &["HSCAN", "small", "0", "MATCH", "a*"]).unwrap());
-    assert_eq!((cur, items), (0, vec!["a1".into(), "1".into(), "a2".into(), "3".into()]));
+    assert_eq!(
+        (cur, items),
+        (0, vec!["a1".into(), "1".into(), "a2".into(), "3".into()])
+    );
     assert_eq!(
         scan_reply(cmd(&mut c, &["HSCAN", "nokey", "0", "COUNT", "0"]).unwrap()),
         (0, vec![])
@@ -294,14 +305,26 @@ fn hscan_returns_a_small_hash_whole_and_walks_a_large_one() {
     assert_eq!(seen.len(), 300);
     assert!(calls > 1, "a large hash is walked in steps");
 
-    let (_, items) = scan_reply(cmd(&mut c, &["HSCAN", "big", "0", "COUNT", "1000", "MATCH", "f1?"]).unwrap());
+    let (_, items) = scan_reply(
+        cmd(
+            &mut c,
+            &["HSCAN", "big", "0", "COUNT", "1000", "MATCH", "f1?"],
+        )
+        .unwrap(),
+    );
     assert_eq!(items.len(), 20);
 
     for (args, want) in [
         (&["HSCAN", "big", "x"][..], "ERR invalid cursor"),
-        (&["HSCAN", "big", "18446744073709551616"], "ERR invalid cursor"),
+        (
+            &["HSCAN", "big", "18446744073709551616"],
+            "ERR invalid cursor",
+        ),
         (&["HSCAN", "big", "0", "COUNT", "0"], "ERR syntax error"),
-        (&["HSCAN", "big", "0", "COUNT", "x"], "ERR value is not an integer or out of range"),
+        (
+            &["HSCAN", "big", "0", "COUNT", "x"],
+            "ERR value is not an integer or out of range",
+        ),
         (&["HSCAN", "big", "0", "MATCH"], "ERR syntax error"),
         (&["HSCAN", "big", "0", "NOVALUES"], "ERR syntax error"),
     ] {
@@ -319,10 +342,18 @@ fn hscan_keeps_every_stable_field_while_the_hash_changes() {
     // its place: a cursor that ignores that would skip stable fields.
     let mut pipe = redis::pipe();
     for i in 0..400 {
-        pipe.cmd("HSET").arg("h").arg(format!("tmp{i}")).arg("v").ignore();
+        pipe.cmd("HSET")
+            .arg("h")
+            .arg(format!("tmp{i}"))
+            .arg("v")
+            .ignore();
     }
     for i in 0..400 {
-        pipe.cmd("HSET").arg("h").arg(format!("keep{i}")).arg("v").ignore();
+        pipe.cmd("HSET")
+            .arg("h")
+            .arg(format!("keep{i}"))
+            .arg("v")
+            .ignore();
     }
     pipe.query::<()>(&mut writer).unwrap();
     let mut seen = HashSet::new();
@@ -341,14 +372,20 @@ fn hscan_keeps_every_stable_field_while_the_hash_changes() {
         cursor = next.to_string();
         // Between steps another client deletes and adds temporary fields.
         let del = format!("tmp{step}");
-        assert_eq!(cmd(&mut writer, &["HDEL", "h", &del]).unwrap(), Value::Int(1));
+        assert_eq!(
+            cmd(&mut writer, &["HDEL", "h", &del]).unwrap(),
+            Value::Int(1)
+        );
         if step % 3 == 0 {
             let add = format!("new{step}");
             cmd(&mut writer, &["HSET", "h", &add, "v"]).unwrap();
         }
         step += 1;
         assert!(step < 400, "scan did not finish");
-        assert!(start.elapsed() < Duration::from_secs(30), "scan did not finish");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "scan did not finish"
+        );
     }
     assert!(step > 50, "the hash changed during many scan steps");
     for i in 0..400 {
@@ -360,7 +397,11 @@ fn hscan_keeps_every_stable_field_while_the_hash_changes() {
 fn hrandfield_counts_behave_like_redis() {
     let p = Proc::picket(&[]);
     let mut c = p.conn();
-    cmd(&mut c, &["HSET", "h", "a", "1", "b", "2", "c", "3", "d", "4"]).unwrap();
+    cmd(
+        &mut c,
+        &["HSET", "h", "a", "1", "b", "2", "c", "3", "d", "4"],
+    )
+    .unwrap();
     let all: HashSet<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
     let names = |v: Value| -> Vec<String> {
         let Value::Array(items) = v else {
@@ -397,7 +438,10 @@ fn hrandfield_counts_behave_like_redis() {
         assert_eq!(pair[1], want.to_string());
     }
     assert_eq!(cmd(&mut c, &["HRANDFIELD", "h", "0"]).unwrap(), bulks(&[]));
-    assert_eq!(cmd(&mut c, &["HRANDFIELD", "nokey", "5", "WITHVALUES"]).unwrap(), bulks(&[]));
+    assert_eq!(
+        cmd(&mut c, &["HRANDFIELD", "nokey", "5", "WITHVALUES"]).unwrap(),
+        bulks(&[])
+    );
     for (args, want) in [
         (&["HRANDFIELD", "h", "x"][..], "ERR value is not an integer or out of range"),
         (

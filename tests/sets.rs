@@ -49,7 +49,11 @@ fn raw3(p: &Proc) -> Raw {
     let mut r = p.raw();
     r.send(&resp(&["HELLO", "3"]));
     let hello = r.read_until(b"*0\r\n");
-    assert!(hello.starts_with(b"%"), "{:?}", String::from_utf8_lossy(&hello));
+    assert!(
+        hello.starts_with(b"%"),
+        "{:?}",
+        String::from_utf8_lossy(&hello)
+    );
     r
 }
 
@@ -80,11 +84,20 @@ fn sadd_srem_and_membership_queries() {
         cmd(&mut c, &["SADD", "s", "a", "b", "a", "c"]).unwrap(),
         Value::Int(3)
     );
-    assert_eq!(cmd(&mut c, &["SADD", "s", "c", "d"]).unwrap(), Value::Int(1));
+    assert_eq!(
+        cmd(&mut c, &["SADD", "s", "c", "d"]).unwrap(),
+        Value::Int(1)
+    );
     assert_eq!(cmd(&mut c, &["SCARD", "s"]).unwrap(), Value::Int(4));
     assert_eq!(cmd(&mut c, &["SCARD", "nokey"]).unwrap(), Value::Int(0));
-    assert_eq!(cmd(&mut c, &["SISMEMBER", "s", "a"]).unwrap(), Value::Int(1));
-    assert_eq!(cmd(&mut c, &["SISMEMBER", "s", "z"]).unwrap(), Value::Int(0));
+    assert_eq!(
+        cmd(&mut c, &["SISMEMBER", "s", "a"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        cmd(&mut c, &["SISMEMBER", "s", "z"]).unwrap(),
+        Value::Int(0)
+    );
     assert_eq!(
         cmd(&mut c, &["SISMEMBER", "nokey", "a"]).unwrap(),
         Value::Int(0)
@@ -97,7 +110,10 @@ fn sadd_srem_and_membership_queries() {
         cmd(&mut c, &["SMISMEMBER", "nokey", "a"]).unwrap(),
         Value::Array(vec![Value::Int(0)])
     );
-    assert_eq!(sorted(cmd(&mut c, &["SMEMBERS", "s"]).unwrap()), ["a", "b", "c", "d"]);
+    assert_eq!(
+        sorted(cmd(&mut c, &["SMEMBERS", "s"]).unwrap()),
+        ["a", "b", "c", "d"]
+    );
     assert!(members(cmd(&mut c, &["SMEMBERS", "nokey"]).unwrap()).is_empty());
     assert_eq!(
         cmd(&mut c, &["SREM", "s", "a", "z", "a"]).unwrap(),
@@ -109,7 +125,10 @@ fn sadd_srem_and_membership_queries() {
         Value::Int(3)
     );
     // The emptied set is deleted: the name is free for another type.
-    assert_eq!(cmd(&mut c, &["HSET", "s", "f", "v"]).unwrap(), Value::Int(1));
+    assert_eq!(
+        cmd(&mut c, &["HSET", "s", "f", "v"]).unwrap(),
+        Value::Int(1)
+    );
 }
 
 #[test]
@@ -180,15 +199,24 @@ fn set_algebra_treats_missing_keys_as_empty_sets() {
     cmd(&mut c, &["SADD", "a", "1", "2", "3", "4"]).unwrap();
     cmd(&mut c, &["SADD", "b", "3", "4", "5"]).unwrap();
     cmd(&mut c, &["SADD", "c", "4", "6"]).unwrap();
-    assert_eq!(sorted(cmd(&mut c, &["SINTER", "a", "b"]).unwrap()), ["3", "4"]);
-    assert_eq!(sorted(cmd(&mut c, &["SINTER", "a", "b", "c"]).unwrap()), ["4"]);
+    assert_eq!(
+        sorted(cmd(&mut c, &["SINTER", "a", "b"]).unwrap()),
+        ["3", "4"]
+    );
+    assert_eq!(
+        sorted(cmd(&mut c, &["SINTER", "a", "b", "c"]).unwrap()),
+        ["4"]
+    );
     assert!(members(cmd(&mut c, &["SINTER", "a", "nokey"]).unwrap()).is_empty());
     assert!(members(cmd(&mut c, &["SINTER", "nokey", "a"]).unwrap()).is_empty());
     assert_eq!(
         sorted(cmd(&mut c, &["SUNION", "a", "nokey", "c"]).unwrap()),
         ["1", "2", "3", "4", "6"]
     );
-    assert_eq!(sorted(cmd(&mut c, &["SDIFF", "a", "b", "nokey"]).unwrap()), ["1", "2"]);
+    assert_eq!(
+        sorted(cmd(&mut c, &["SDIFF", "a", "b", "nokey"]).unwrap()),
+        ["1", "2"]
+    );
     assert!(members(cmd(&mut c, &["SDIFF", "nokey", "a"]).unwrap()).is_empty());
     assert!(members(cmd(&mut c, &["SDIFF", "a", "a"]).unwrap()).is_empty());
     assert_eq!(
@@ -220,7 +248,10 @@ fn store_variants_overwrite_or_delete_the_destination() {
         cmd(&mut c, &["SINTERSTORE", "dst", "a", "b"]).unwrap(),
         Value::Int(2)
     );
-    assert_eq!(sorted(cmd(&mut c, &["SMEMBERS", "dst"]).unwrap()), ["2", "3"]);
+    assert_eq!(
+        sorted(cmd(&mut c, &["SMEMBERS", "dst"]).unwrap()),
+        ["2", "3"]
+    );
     assert_eq!(
         cmd(&mut c, &["SUNIONSTORE", "dst", "a", "b", "nokey"]).unwrap(),
         Value::Int(4)
@@ -241,7 +272,10 @@ fn store_variants_overwrite_or_delete_the_destination() {
         cmd(&mut c, &["SINTERSTORE", "dst", "a", "nokey"]).unwrap(),
         Value::Int(0)
     );
-    assert_eq!(cmd(&mut c, &["HSET", "dst", "f", "v"]).unwrap(), Value::Int(1));
+    assert_eq!(
+        cmd(&mut c, &["HSET", "dst", "f", "v"]).unwrap(),
+        Value::Int(1)
+    );
     assert_eq!(
         cmd(&mut c, &["SDIFFSTORE", "dst", "b", "b"]).unwrap(),
         Value::Int(0)
@@ -281,7 +315,10 @@ fn smove_moves_members_between_sets() {
         Value::Int(1)
     );
     assert_eq!(cmd(&mut c, &["SCARD", "src"]).unwrap(), Value::Int(0));
-    assert_eq!(sorted(cmd(&mut c, &["SMEMBERS", "dst"]).unwrap()), ["a", "b"]);
+    assert_eq!(
+        sorted(cmd(&mut c, &["SMEMBERS", "dst"]).unwrap()),
+        ["a", "b"]
+    );
     assert_eq!(
         cmd(&mut c, &["SMOVE", "dst", "fresh", "a"]).unwrap(),
         Value::Int(1)
@@ -344,7 +381,10 @@ fn spop_and_srandmember_counts_behave_like_redis() {
     want.sort();
     assert_eq!(popped, want, "every member popped exactly once");
     // The whole set was popped, so the key is gone.
-    assert_eq!(cmd(&mut c, &["HSET", "s", "f", "v"]).unwrap(), Value::Int(1));
+    assert_eq!(
+        cmd(&mut c, &["HSET", "s", "f", "v"]).unwrap(),
+        Value::Int(1)
+    );
 }
 
 #[test]
@@ -373,7 +413,8 @@ fn sscan_returns_a_small_set_whole_and_walks_a_large_one() {
     let mut cursor = "0".to_string();
     let mut calls = 0;
     loop {
-        let (next, items) = scan_reply(cmd(&mut c, &["SSCAN", "big", &cursor, "COUNT", "30"]).unwrap());
+        let (next, items) =
+            scan_reply(cmd(&mut c, &["SSCAN", "big", &cursor, "COUNT", "30"]).unwrap());
         assert!(items.len() <= 30);
         seen.extend(items);
         calls += 1;
@@ -423,14 +464,20 @@ fn sscan_keeps_every_stable_member_while_the_set_changes() {
         }
         cursor = next.to_string();
         let del = format!("tmp{step}");
-        assert_eq!(cmd(&mut writer, &["SREM", "s", &del]).unwrap(), Value::Int(1));
+        assert_eq!(
+            cmd(&mut writer, &["SREM", "s", &del]).unwrap(),
+            Value::Int(1)
+        );
         if step % 4 == 0 {
             let add = format!("new{step}");
             cmd(&mut writer, &["SADD", "s", &add]).unwrap();
         }
         step += 1;
         assert!(step < 300, "scan did not finish");
-        assert!(start.elapsed() < Duration::from_secs(30), "scan did not finish");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "scan did not finish"
+        );
     }
     assert!(step > 50);
     for i in 0..300 {
@@ -447,10 +494,22 @@ fn resp3_replies_use_set_types_where_redis_does() {
     exact(&mut r, &["SMEMBERS", "nokey"], "~0\r\n");
     exact(&mut r, &["SINTER", "s"], "~2\r\n$1\r\na\r\n$1\r\nb\r\n");
     exact(&mut r, &["SINTER", "s", "nokey"], "~0\r\n");
-    exact(&mut r, &["SUNION", "s", "nokey"], "~2\r\n$1\r\na\r\n$1\r\nb\r\n");
-    exact(&mut r, &["SDIFF", "s", "nokey"], "~2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    exact(
+        &mut r,
+        &["SUNION", "s", "nokey"],
+        "~2\r\n$1\r\na\r\n$1\r\nb\r\n",
+    );
+    exact(
+        &mut r,
+        &["SDIFF", "s", "nokey"],
+        "~2\r\n$1\r\na\r\n$1\r\nb\r\n",
+    );
     // SRANDMEMBER with a count is an array, even for the whole set.
-    exact(&mut r, &["SRANDMEMBER", "s", "5"], "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    exact(
+        &mut r,
+        &["SRANDMEMBER", "s", "5"],
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+    );
     exact(&mut r, &["SRANDMEMBER", "nokey", "5"], "*0\r\n");
     exact(&mut r, &["SRANDMEMBER", "nokey"], "_\r\n");
     exact(&mut r, &["SPOP", "nokey"], "_\r\n");

@@ -31,7 +31,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!("hkeys", 2, READONLY, 1, 1, 1, "hash", hkeys),
     spec!("hvals", 2, READONLY, 1, 1, 1, "hash", hvals),
     spec!("hgetall", 2, READONLY, 1, 1, 1, "hash", hgetall),
-    spec!("hincrby", 4, WRITE | DENYOOM | FAST, 1, 1, 1, "hash", hincrby),
+    spec!(
+        "hincrby",
+        4,
+        WRITE | DENYOOM | FAST,
+        1,
+        1,
+        1,
+        "hash",
+        hincrby
+    ),
     spec!(
         "hincrbyfloat",
         4,
@@ -386,8 +395,8 @@ fn hdel(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn hexists(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key, field) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.arg(2));
-    let found = read_hash(&mut ctx.srv.keyspace, db, key, now)?
-        .is_some_and(|h| h.contains_key(field));
+    let found =
+        read_hash(&mut ctx.srv.keyspace, db, key, now)?.is_some_and(|h| h.contains_key(field));
     ctx.client.int(i64::from(found));
     Ok(())
 }
@@ -738,7 +747,14 @@ mod tests {
         assert_eq!(parse_scan_cursor(b"+12"), Ok(12));
         assert_eq!(parse_scan_cursor(b"-1"), Ok(u64::MAX));
         assert_eq!(parse_scan_cursor(b"18446744073709551615"), Ok(u64::MAX));
-        for bad in [&b"18446744073709551616"[..], b"x", b" 1", b"1 ", b"-", b"1.5"] {
+        for bad in [
+            &b"18446744073709551616"[..],
+            b"x",
+            b" 1",
+            b"1 ",
+            b"-",
+            b"1.5",
+        ] {
             assert_eq!(
                 parse_scan_cursor(bad),
                 Err(RErr::lit("ERR invalid cursor")),

@@ -9,8 +9,7 @@
 //! another type, as redis-server 7.0 does.
 
 use super::hashes::{
-    empty_scan, parse_scan_cursor, parse_scan_opts, rand_count_arg, random_distinct,
-    scan_indexed,
+    empty_scan, parse_scan_cursor, parse_scan_opts, rand_count_arg, random_distinct, scan_indexed,
 };
 use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
 use crate::keyspace::value::{Hasher, SetValue};
@@ -24,7 +23,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!("srem", -3, WRITE | FAST, 1, 1, 1, "set", srem),
     spec!("smembers", 2, READONLY, 1, 1, 1, "set", smembers),
     spec!("sismember", 3, READONLY | FAST, 1, 1, 1, "set", sismember),
-    spec!("smismember", -3, READONLY | FAST, 1, 1, 1, "set", smismember),
+    spec!(
+        "smismember",
+        -3,
+        READONLY | FAST,
+        1,
+        1,
+        1,
+        "set",
+        smismember
+    ),
     spec!("scard", 2, READONLY | FAST, 1, 1, 1, "set", scard),
     spec!("spop", -2, WRITE | FAST, 1, 1, 1, "set", spop),
     spec!("srandmember", -2, READONLY, 1, 1, 1, "set", srandmember),
@@ -33,9 +41,36 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!("sintercard", -3, READONLY, 0, 0, 0, "set", sintercard),
     spec!("sunion", -2, READONLY, 1, -1, 1, "set", sunion),
     spec!("sdiff", -2, READONLY, 1, -1, 1, "set", sdiff),
-    spec!("sinterstore", -3, WRITE | DENYOOM, 1, -1, 1, "set", sinterstore),
-    spec!("sunionstore", -3, WRITE | DENYOOM, 1, -1, 1, "set", sunionstore),
-    spec!("sdiffstore", -3, WRITE | DENYOOM, 1, -1, 1, "set", sdiffstore),
+    spec!(
+        "sinterstore",
+        -3,
+        WRITE | DENYOOM,
+        1,
+        -1,
+        1,
+        "set",
+        sinterstore
+    ),
+    spec!(
+        "sunionstore",
+        -3,
+        WRITE | DENYOOM,
+        1,
+        -1,
+        1,
+        "set",
+        sunionstore
+    ),
+    spec!(
+        "sdiffstore",
+        -3,
+        WRITE | DENYOOM,
+        1,
+        -1,
+        1,
+        "set",
+        sdiffstore
+    ),
     spec!("smove", 4, WRITE | FAST, 1, 2, 1, "set", smove),
     spec!("sscan", -3, READONLY, 1, 1, 1, "set", sscan),
 ];
@@ -80,24 +115,18 @@ fn write_set<'a>(
     }
 }
 
-/// Looks up every key as a set (write lookups for the STORE variants, as
-/// Redis does): `None` for a missing key, WRONGTYPE if any key holds another
-/// type.
+/// Looks up every key as a set (read lookups, counted as hits or misses,
+/// even for the STORE variants, as redis-server 7.0 does): `None` for a
+/// missing key, WRONGTYPE if any key holds another type.
 fn lookup_sets<'a>(
     ks: &'a mut Keyspace,
     db: usize,
     keys: &[&[u8]],
     now: i64,
-    write: bool,
 ) -> Result<Vec<Option<&'a SetValue>>, RErr> {
     let mut present = Vec::with_capacity(keys.len());
     for k in keys {
-        let o = if write {
-            ks.lookup_write(db, k, now)
-        } else {
-            ks.lookup_read(db, k, now)
-        };
-        match o {
+        match ks.lookup_read(db, k, now) {
             None => present.push(false),
             Some(o) if matches!(o.val, Value::Set(_)) => present.push(true),
             Some(_) => return Err(errors::WRONGTYPE),
@@ -134,7 +163,10 @@ fn inter<'a>(sets: &[Option<&'a SetValue>], limit: usize) -> Vec<&'a Sds> {
     };
     let mut out = Vec::new();
     for m in first.iter() {
-        if rest.iter().all(|s| std::ptr::eq(*s, *first) || s.contains(m)) {
+        if rest
+            .iter()
+            .all(|s| std::ptr::eq(*s, *first) || s.contains(m))
+        {
             out.push(m);
             if limit != 0 && out.len() >= limit {
                 break;
@@ -178,7 +210,7 @@ enum SetOp {
 fn setop_generic(ctx: &mut Ctx, op: SetOp, first_key: usize, dst: Option<&[u8]>) -> CmdResult {
     let (db, now) = (ctx.client.db, ctx.now_ms);
     let keys = &ctx.args[first_key..];
-    let sets = lookup_sets(&mut ctx.srv.keyspace, db, keys, now, dst.is_some())?;
+    let sets = lookup_sets(&mut ctx.srv.keyspace, db, keys, now)?;
     let result = match op {
         SetOp::Inter => inter(&sets, 0),
         SetOp::Union => union(&sets),
@@ -527,7 +559,7 @@ fn sintercard(ctx: &mut Ctx) -> CmdResult {
     }
     let (db, now) = (ctx.client.db, ctx.now_ms);
     let keys = &ctx.args[2..2 + numkeys];
-    let sets = lookup_sets(&mut ctx.srv.keyspace, db, keys, now, false)?;
+    let sets = lookup_sets(&mut ctx.srv.keyspace, db, keys, now)?;
     let n = inter(&sets, limit).len();
     ctx.client.int(n as i64);
     Ok(())
@@ -632,7 +664,10 @@ mod tests {
     use super::*;
 
     fn set(items: &[&str]) -> SetValue {
-        items.iter().map(|s| Sds::from_slice(s.as_bytes())).collect()
+        items
+            .iter()
+            .map(|s| Sds::from_slice(s.as_bytes()))
+            .collect()
     }
 
     fn sorted(v: Vec<&Sds>) -> Vec<String> {
@@ -651,8 +686,14 @@ mod tests {
             .collect();
         let b = srem_batches(b"k", &members);
         assert_eq!(b.len(), 3);
-        assert_eq!(b.iter().map(|a| a.len()).collect::<Vec<_>>(), [1026, 1026, 454]);
-        assert_eq!(&b[0][..3], &[b"SREM".to_vec(), b"k".to_vec(), b"0".to_vec()]);
+        assert_eq!(
+            b.iter().map(|a| a.len()).collect::<Vec<_>>(),
+            [1026, 1026, 454]
+        );
+        assert_eq!(
+            &b[0][..3],
+            &[b"SREM".to_vec(), b"k".to_vec(), b"0".to_vec()]
+        );
         assert_eq!(b[2].last().unwrap(), b"2499");
     }
 
@@ -670,7 +711,10 @@ mod tests {
     fn union_and_difference_treat_missing_sets_as_empty() {
         let a = set(&["1", "2", "3"]);
         let b = set(&["3", "4"]);
-        assert_eq!(sorted(union(&[None, Some(&a), Some(&b)])), ["1", "2", "3", "4"]);
+        assert_eq!(
+            sorted(union(&[None, Some(&a), Some(&b)])),
+            ["1", "2", "3", "4"]
+        );
         assert_eq!(sorted(diff(&[Some(&a), None, Some(&b)])), ["1", "2"]);
         assert!(diff(&[None, Some(&a)]).is_empty());
         assert!(diff(&[Some(&a), Some(&a)]).is_empty());

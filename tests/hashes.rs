@@ -280,8 +280,8 @@ fn hscan_returns_a_small_hash_whole_and_walks_a_large_one() {
         (0, vec![])
     );
 
-    // 300 fields: beyond hash-max-listpack-entries, so a real cursor.
-    for i in 0..300 {
+    // 600 fields: beyond hash-max-listpack-entries (512), so a real cursor.
+    for i in 0..600 {
         cmd(&mut c, &["HSET", "big", &format!("f{i}"), &format!("v{i}")]).unwrap();
     }
     let mut seen = HashSet::new();
@@ -302,7 +302,7 @@ fn hscan_returns_a_small_hash_whole_and_walks_a_large_one() {
         }
         cursor = next.to_string();
     }
-    assert_eq!(seen.len(), 300);
+    assert_eq!(seen.len(), 600);
     assert!(calls > 1, "a large hash is walked in steps");
 
     let (_, items) = scan_reply(

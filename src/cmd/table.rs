@@ -1,7 +1,9 @@
 //! The command table: all families' `COMMANDS`, looked up by name
 //! case-insensitively (Redis: server.commands / lookupCommand).
 
-use std::collections::HashMap;
+// foldhash instead of SipHash: this lookup runs for every command, and command
+// names are not attacker-chosen keys that could collide a table we keep.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::OnceLock;
 
 use super::CommandSpec;
@@ -37,7 +39,7 @@ impl CommandTable {
                 super::transactions::COMMANDS,
                 super::dump::COMMANDS,
             ];
-            let mut map = HashMap::new();
+            let mut map = HashMap::default();
             for f in families {
                 for c in f {
                     let dup = map.insert(c.name, c);

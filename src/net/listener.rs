@@ -68,6 +68,29 @@ pub fn bind_all(cfg: &Config) -> Result<Vec<std::net::TcpListener>, BindError> {
 /// The message protected mode sends to non-loopback clients (Redis 7.0's text).
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
+/// Whether a new connection from `peer` is refused, and with which reply:
+/// `maxclients` reached, or protected mode (on, no password, and the peer
+/// is not on the loopback interface), as redis-server 7.0 decides.
+pub fn admission(cfg: &Config, connected: usize, peer: std::net::IpAddr) -> Option<&'static str> {
+    if connected >= cfg.maxclients as usize {
+        Some("-ERR max number of clients reached\r\n")
+    } else if cfg.protected_mode && cfg.requirepass.is_none() && !is_local(peer) {
+        Some(DENIED)
+    } else {
+        None
+    }
+}
+
+/// Loopback, including IPv4-mapped IPv6 loopback (`::ffff:127.0.0.1`).
+fn is_local(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
 /// Accepts connections on `listener` forever, spawning a connection task
 /// for each on the current `LocalSet`.
 pub async fn serve(srv: Rc<RefCell<Server>>, listener: TcpListener) {
@@ -119,5 +142,43 @@ pub async fn serve(srv: Rc<RefCell<Server>>, listener: TcpListener) {
             srv.borrow_mut()
                 .register_client(peer.to_string(), local, crate::util::time::now_ms());
         tokio::task::spawn_local(crate::net::connection::drive(srv.clone(), client, stream));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn protected_mode_refuses_remote_peers_without_a_password() {
+        let mut cfg = Config::default();
+        assert_eq!(admission(&cfg, 0, ip("127.0.0.1")), None);
+        assert_eq!(admission(&cfg, 0, ip("::1")), None);
+        assert_eq!(admission(&cfg, 0, ip("::ffff:127.0.0.1")), None);
+        assert!(admission(&cfg, 0, ip("10.1.2.3"))
+            .is_some_and(|m| m.starts_with("-DENIED Redis is running in protected mode")));
+        cfg.requirepass = Some(crate::config::Password::new("x"));
+        assert_eq!(admission(&cfg, 0, ip("10.1.2.3")), None);
+        cfg.requirepass = None;
+        cfg.protected_mode = false;
+        assert_eq!(admission(&cfg, 0, ip("10.1.2.3")), None);
+    }
+
+    #[test]
+    fn maxclients_is_checked_first() {
+        let cfg = Config {
+            maxclients: 2,
+            ..Config::default()
+        };
+        assert_eq!(
+            admission(&cfg, 2, ip("127.0.0.1")),
+            Some("-ERR max number of clients reached\r\n")
+        );
+        assert_eq!(admission(&cfg, 1, ip("127.0.0.1")), None);
     }
 }

@@ -2,6 +2,9 @@
 
 use std::collections::HashMap;
 
+/// Per-command counters are updated on every call: a fast hasher keeps that cheap.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Per-command counters (INFO commandstats).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CmdStat {
@@ -36,7 +39,7 @@ pub struct Stats {
     /// Error code → count (INFO errorstats).
     pub errors: HashMap<String, u64>,
     /// Command full name → counters.
-    pub commands: HashMap<&'static str, CmdStat>,
+    pub commands: FastMap<&'static str, CmdStat>,
     /// Samples for instantaneous_ops_per_sec: (ms, total commands).
     pub ops_samples: Vec<(i64, u64, u64, u64)>,
     pub instantaneous_ops: f64,

@@ -284,13 +284,15 @@ impl<'a> Ctx<'a> {
     /// Parses a blocking timeout in seconds (float) into a deadline (unix
     /// ms) or `None` for 0 = forever.
     pub fn timeout_arg(&self, i: usize) -> Result<Option<i64>, RErr> {
-        let t = parse_f64(self.args[i])
-            .filter(|t| t.is_finite())
-            .ok_or(errors::TIMEOUT_NOT_FLOAT)?;
-        if t < 0.0 {
+        let t = parse_f64(self.args[i]).ok_or(errors::TIMEOUT_NOT_FLOAT)?;
+        // As redis-server 7.0: milliseconds are rounded up before the sign
+        // check (so -0.0001 means 0, forever), and values too large for a
+        // long long (inf, 1e16) come out of C's conversion negative.
+        let ms = (t * 1000.0).ceil();
+        if !(ms > -1.0 && ms < 9.223_372_036_854_775e18) {
             return Err(errors::TIMEOUT_NEGATIVE);
         }
-        let ms = (t * 1000.0).ceil() as i64;
+        let ms = ms as i64;
         Ok(if ms == 0 {
             None
         } else {

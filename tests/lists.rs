@@ -695,7 +695,6 @@ fn a_waiter_that_is_not_served_keeps_its_place_on_its_other_keys() {
 }
 
 #[test]
-#[ignore = "needs MULTI/EXEC (transactions branch); run with --ignored once merged"]
 fn a_served_client_pops_from_the_key_that_became_ready() {
     // As redis-server 7.0: the key pushed first serves, not the first argument.
     let p = Proc::picket(&[]);
@@ -711,7 +710,6 @@ fn a_served_client_pops_from_the_key_that_became_ready() {
 }
 
 #[test]
-#[ignore = "needs MULTI/EXEC (transactions branch); run with --ignored once merged"]
 fn a_push_inside_multi_serves_the_waiter_after_exec() {
     let p = Proc::picket(&[]);
     let mut c = p.conn();
@@ -729,7 +727,6 @@ fn a_push_inside_multi_serves_the_waiter_after_exec() {
 }
 
 #[test]
-#[ignore = "needs MULTI/EXEC (transactions branch); run with --ignored once merged"]
 fn blocking_pops_inside_multi_do_not_block() {
     let p = Proc::picket(&[]);
     let mut c = p.conn();
@@ -964,7 +961,6 @@ fn served_and_timed_out_blocking_calls_are_counted_once() {
 }
 
 #[test]
-#[ignore = "needs MULTI/EXEC (transactions branch); run with --ignored once merged"]
 fn a_key_signalled_but_left_another_type_keeps_the_waiter_blocked() {
     // redis-server 7.0 serves only list waiters from a list key: a key that
     // got a push but ends the transaction as a string leaves BLPOP waiting.

@@ -181,6 +181,11 @@ pub async fn drive(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, mut st
                 None => std::future::pending::<()>().await,
             }
         };
+        // Keep room for a full read: BytesMut reclaims consumed space on
+        // reserve, so this does not grow the buffer in steady state.
+        if inbuf.capacity() - inbuf.len() < 4096 {
+            inbuf.reserve(16 * 1024);
+        }
         tokio::select! {
             r = stream.read_buf(&mut inbuf) => {
                 match r {

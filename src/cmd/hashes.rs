@@ -11,6 +11,7 @@
 //! scan cursor is designed around. A hash whose last field goes is deleted.
 
 use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use crate::cmd::{lookup_read_as, lookup_write_as};
 use crate::keyspace::value::HashValue;
 use crate::keyspace::{Keyspace, Sds, Value};
 use crate::resp::encode::Proto;
@@ -204,38 +205,6 @@ pub(crate) fn rand_count_arg(s: &[u8]) -> Result<i64, RErr> {
 // Lookups
 // ---------------------------------------------------------------------------
 
-/// A hash for reading: `Ok(None)` if missing, WRONGTYPE for other types.
-fn read_hash<'a>(
-    ks: &'a mut Keyspace,
-    db: usize,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a mut HashValue>, RErr> {
-    match ks.lookup_read(db, key, now) {
-        None => Ok(None),
-        Some(o) => match &mut o.val {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => Err(errors::WRONGTYPE),
-        },
-    }
-}
-
-/// A hash for writing: `Ok(None)` if missing, WRONGTYPE for other types.
-fn write_hash<'a>(
-    ks: &'a mut Keyspace,
-    db: usize,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a mut HashValue>, RErr> {
-    match ks.lookup_write(db, key, now) {
-        None => Ok(None),
-        Some(o) => match &mut o.val {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => Err(errors::WRONGTYPE),
-        },
-    }
-}
-
 /// A hash for writing, created empty if missing (Redis:
 /// hashTypeLookupWriteOrCreate). The caller must add a field to a created
 /// hash before returning, so no empty hash stays in the keyspace.
@@ -337,7 +306,9 @@ fn hsetnx(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn hget(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key, field) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.arg(2));
-    match read_hash(&mut ctx.srv.keyspace, db, key, now)?.and_then(|h| h.get(field)) {
+    match lookup_read_as::<HashValue>(&mut ctx.srv.keyspace, db, key, now)?
+        .and_then(|h| h.get(field))
+    {
         Some(v) => ctx.client.bulk(v),
         None => ctx.client.null(),
     }
@@ -350,7 +321,7 @@ fn hget(ctx: &mut Ctx) -> CmdResult {
 fn hmget(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let fields = &ctx.args[2..];
-    let h = read_hash(&mut ctx.srv.keyspace, db, key, now)?;
+    let h = lookup_read_as::<HashValue>(&mut ctx.srv.keyspace, db, key, now)?;
     ctx.client.array(fields.len());
     for field in fields {
         match h.as_ref().and_then(|h| h.get(*field)) {
@@ -366,7 +337,7 @@ fn hmget(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn hdel(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let Some(h) = write_hash(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(h) = lookup_write_as::<HashValue>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.int(0);
         return Ok(());
     };
@@ -395,8 +366,8 @@ fn hdel(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn hexists(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key, field) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.arg(2));
-    let found =
-        read_hash(&mut ctx.srv.keyspace, db, key, now)?.is_some_and(|h| h.contains_key(field));
+    let found = lookup_read_as::<HashValue>(&mut ctx.srv.keyspace, db, key, now)?
+        .is_some_and(|h| h.contains_key(field));
     ctx.client.int(i64::from(found));
     Ok(())
 }
@@ -406,7 +377,8 @@ fn hexists(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn hlen(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let n = read_hash(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |h| h.len());
+    let n =
+        lookup_read_as::<HashValue>(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |h| h.len());
     ctx.client.int(n as i64);
     Ok(())
 }
@@ -416,7 +388,7 @@ fn hlen(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn hstrlen(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key, field) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.arg(2));
-    let n = read_hash(&mut ctx.srv.keyspace, db, key, now)?
+    let n = lookup_read_as::<HashValue>(&mut ctx.srv.keyspace, db, key, now)?
         .and_then(|h| h.get(field))
         .map_or(0, |v| v.len());
     ctx.client.int(n as i64);
@@ -433,7 +405,7 @@ enum Part {
 
 fn getall_generic(ctx: &mut Ctx, part: Part) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let h = read_hash(&mut ctx.srv.keyspace, db, key, now)?;
+    let h = lookup_read_as::<HashValue>(&mut ctx.srv.keyspace, db, key, now)?;
     let c = &mut *ctx.client;
     let Some(h) = h else {
         if part == Part::Both {
@@ -590,7 +562,7 @@ fn hscan(ctx: &mut Ctx) -> CmdResult {
 fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     if ctx.argc() == 2 {
-        match read_hash(&mut ctx.srv.keyspace, db, key, now)? {
+        match lookup_read_as::<HashValue>(&mut ctx.srv.keyspace, db, key, now)? {
             Some(h) if !h.is_empty() => match h.get_index(fastrand::usize(..h.len())) {
                 Some((k, _)) => ctx.client.bulk(k),
                 None => ctx.client.null(),
@@ -607,7 +579,7 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return Err(RErr::lit("ERR value is out of range"));
     }
-    let Some(h) = read_hash(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(h) = lookup_read_as::<HashValue>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.array(0);
         return Ok(());
     };

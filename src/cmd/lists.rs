@@ -14,6 +14,7 @@
 //! WRONGTYPE). Served or not, a blocking pop replies and propagates exactly
 //! as its non-blocking form (BLPOP as LPOP key, BLMOVE as LMOVE).
 
+use crate::cmd::{lookup_read_as, lookup_write_as};
 use std::collections::VecDeque;
 
 use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
@@ -120,38 +121,6 @@ fn end_arg(ctx: &Ctx, i: usize) -> Result<End, RErr> {
     }
 }
 
-/// The list at `key` for reading: `Ok(None)` if missing, WRONGTYPE otherwise.
-fn read_list<'a>(
-    ks: &'a mut Keyspace,
-    db: usize,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a mut List>, RErr> {
-    match ks.lookup_read(db, key, now) {
-        None => Ok(None),
-        Some(o) => match &mut o.val {
-            Value::List(l) => Ok(Some(l)),
-            _ => Err(errors::WRONGTYPE),
-        },
-    }
-}
-
-/// The list at `key` for writing: `Ok(None)` if missing, WRONGTYPE otherwise.
-fn write_list<'a>(
-    ks: &'a mut Keyspace,
-    db: usize,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a mut List>, RErr> {
-    match ks.lookup_write(db, key, now) {
-        None => Ok(None),
-        Some(o) => match &mut o.val {
-            Value::List(l) => Ok(Some(l)),
-            _ => Err(errors::WRONGTYPE),
-        },
-    }
-}
-
 /// Deletes `key` if its list is empty (an empty list never stays).
 fn drop_if_empty(ks: &mut Keyspace, db: usize, key: &[u8]) {
     let empty = matches!(ks.dbs[db].dict.get(key), Some(o) if matches!(&o.val, Value::List(l) if l.is_empty()));
@@ -235,7 +204,7 @@ fn push_generic(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let elems = &ctx.args[2..];
     let ks = &mut ctx.srv.keyspace;
-    let len = match write_list(ks, db, key, now)? {
+    let len = match lookup_write_as::<List>(ks, db, key, now)? {
         Some(l) => {
             for e in elems {
                 push(l, end, Sds::from_slice(e));
@@ -300,7 +269,7 @@ fn pop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
     };
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let ks = &mut ctx.srv.keyspace;
-    let Some(l) = write_list(ks, db, key, now)? else {
+    let Some(l) = lookup_write_as::<List>(ks, db, key, now)? else {
         match count {
             Some(_) => ctx.client.null_array(),
             None => ctx.client.null(),
@@ -342,7 +311,7 @@ fn pop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
 /// ```
 fn llen(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let n = read_list(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |l| l.len());
+    let n = lookup_read_as::<List>(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |l| l.len());
     ctx.client.int(n as i64);
     Ok(())
 }
@@ -353,7 +322,7 @@ fn llen(ctx: &mut Ctx) -> CmdResult {
 fn lrange(ctx: &mut Ctx) -> CmdResult {
     let (start, stop) = (ctx.int_arg(2)?, ctx.int_arg(3)?);
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let Some(l) = read_list(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(l) = lookup_read_as::<List>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.array(0);
         return Ok(());
     };
@@ -370,7 +339,7 @@ fn lrange(ctx: &mut Ctx) -> CmdResult {
 fn lindex(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key, idx) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.arg(2));
     // Redis looks the key up before parsing the index.
-    let Some(l) = read_list(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(l) = lookup_read_as::<List>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.null();
         return Ok(());
     };
@@ -427,7 +396,7 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
         rank = rank.wrapping_neg();
     }
     let (db, now, key, ele) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.arg(2));
-    let Some(l) = read_list(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(l) = lookup_read_as::<List>(&mut ctx.srv.keyspace, db, key, now)? else {
         match count {
             Some(_) => ctx.client.array(0),
             None => ctx.client.null(),
@@ -490,7 +459,7 @@ fn lset(ctx: &mut Ctx) -> CmdResult {
         ctx.arg(3),
     );
     // Redis looks the key up before parsing the index.
-    let Some(l) = write_list(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(l) = lookup_write_as::<List>(&mut ctx.srv.keyspace, db, key, now)? else {
         return Err(errors::NO_SUCH_KEY);
     };
     let i = parse_i64(idx).ok_or(errors::NOT_INT)?;
@@ -513,7 +482,7 @@ fn lrem(ctx: &mut Ctx) -> CmdResult {
     let count = ctx.int_arg(2)?;
     let (db, now, key, ele) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.arg(3));
     let ks = &mut ctx.srv.keyspace;
-    let Some(l) = write_list(ks, db, key, now)? else {
+    let Some(l) = lookup_write_as::<List>(ks, db, key, now)? else {
         ctx.client.int(0);
         return Ok(());
     };
@@ -559,7 +528,7 @@ fn ltrim(ctx: &mut Ctx) -> CmdResult {
     let (start, stop) = (ctx.int_arg(2)?, ctx.int_arg(3)?);
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let ks = &mut ctx.srv.keyspace;
-    let Some(l) = write_list(ks, db, key, now)? else {
+    let Some(l) = lookup_write_as::<List>(ks, db, key, now)? else {
         ctx.client.ok();
         return Ok(());
     };
@@ -601,7 +570,7 @@ fn linsert(ctx: &mut Ctx) -> CmdResult {
         ctx.arg(3),
         ctx.arg(4),
     );
-    let Some(l) = write_list(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(l) = lookup_write_as::<List>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.int(0);
         return Ok(());
     };
@@ -642,19 +611,19 @@ fn lmove_core(
 ) -> Result<Moved, RErr> {
     let (db, now) = (ctx.client.db, ctx.now_ms);
     let ks = &mut ctx.srv.keyspace;
-    match write_list(ks, db, src, now) {
+    match lookup_write_as::<List>(ks, db, src, now) {
         Ok(Some(_)) => {}
         Ok(None) => return Ok(Moved::Nothing),
         Err(_) if serving => return Ok(Moved::Nothing),
         Err(e) => return Err(e),
     }
-    let dst_exists = write_list(ks, db, dst, now)?.is_some();
-    let Some(v) = write_list(ks, db, src, now)?.and_then(|l| pop(l, from)) else {
+    let dst_exists = lookup_write_as::<List>(ks, db, dst, now)?.is_some();
+    let Some(v) = lookup_write_as::<List>(ks, db, src, now)?.and_then(|l| pop(l, from)) else {
         return Ok(Moved::Nothing);
     };
     // With src == dst the key exists (it was the source) and rotates.
     if dst_exists {
-        if let Some(d) = write_list(ks, db, dst, now)? {
+        if let Some(d) = lookup_write_as::<List>(ks, db, dst, now)? {
             push(d, to, v.clone());
         }
     } else {
@@ -749,7 +718,7 @@ fn mpop_key(
 ) -> Result<bool, RErr> {
     let (db, now) = (ctx.client.db, ctx.now_ms);
     let ks = &mut ctx.srv.keyspace;
-    let l = match write_list(ks, db, key, now) {
+    let l = match lookup_write_as::<List>(ks, db, key, now) {
         Ok(Some(l)) if !l.is_empty() => l,
         Ok(_) => return Ok(false),
         Err(_) if serving => return Ok(false),
@@ -823,7 +792,7 @@ fn bpop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
     let (db, now) = (ctx.client.db, ctx.now_ms);
     for key in candidates {
         let ks = &mut ctx.srv.keyspace;
-        let l = match write_list(ks, db, key, now) {
+        let l = match lookup_write_as::<List>(ks, db, key, now) {
             Ok(Some(l)) if !l.is_empty() => l,
             Ok(_) => continue,
             // Served clients ignore a ready key of another type (7.0).

@@ -24,7 +24,8 @@ pub mod zsets;
 
 use std::borrow::Cow;
 
-use crate::keyspace::Keyspace;
+use crate::keyspace::value::{HashValue, ListValue, SetValue, ZSet};
+use crate::keyspace::{Keyspace, Value};
 use crate::server::client::Client;
 use crate::server::Server;
 use crate::util::num::{parse_f64, parse_i64};
@@ -78,6 +79,57 @@ pub mod errors {
     pub const TIMEOUT_NEGATIVE: RErr = RErr::lit("ERR timeout is negative");
     /// Count must be positive.
     pub const POSITIVE: RErr = RErr::lit("ERR value is out of range, must be positive");
+}
+
+/// A value type a command family works on, for typed lookups.
+pub trait TypedValue {
+    /// The value as this type, or `None` for another type.
+    fn cast(v: &mut Value) -> Option<&mut Self>;
+}
+
+macro_rules! typed_value {
+    ($t:ty, $variant:ident) => {
+        impl TypedValue for $t {
+            fn cast(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+typed_value!(ListValue, List);
+typed_value!(HashValue, Hash);
+typed_value!(SetValue, Set);
+typed_value!(ZSet, ZSet);
+
+/// Looks a key up for reading as type `T` (counting hits and misses):
+/// `Ok(None)` if missing, WRONGTYPE if it holds another type.
+pub fn lookup_read_as<'a, T: TypedValue>(
+    ks: &'a mut Keyspace,
+    db: usize,
+    key: &[u8],
+    now: i64,
+) -> Result<Option<&'a mut T>, RErr> {
+    match ks.lookup_read(db, key, now) {
+        None => Ok(None),
+        Some(o) => T::cast(&mut o.val).map(Some).ok_or(errors::WRONGTYPE),
+    }
+}
+
+/// Looks a key up for writing as type `T`: `Ok(None)` if missing,
+/// WRONGTYPE if it holds another type.
+pub fn lookup_write_as<'a, T: TypedValue>(
+    ks: &'a mut Keyspace,
+    db: usize,
+    key: &[u8],
+    now: i64,
+) -> Result<Option<&'a mut T>, RErr> {
+    match ks.lookup_write(db, key, now) {
+        None => Ok(None),
+        Some(o) => T::cast(&mut o.val).map(Some).ok_or(errors::WRONGTYPE),
+    }
 }
 
 /// What a handler returns: `Ok` after writing its reply, or the error reply.

@@ -12,6 +12,7 @@ use super::hashes::{
     empty_scan, parse_scan_cursor, parse_scan_opts, rand_count_arg, random_distinct, scan_indexed,
 };
 use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use crate::cmd::{lookup_read_as, lookup_write_as};
 use crate::keyspace::value::{Hasher, SetValue};
 use crate::keyspace::{Keyspace, Obj, Sds, Value};
 use crate::spec;
@@ -82,38 +83,6 @@ const SPOP_BATCH: usize = 1024;
 // ---------------------------------------------------------------------------
 // Lookups
 // ---------------------------------------------------------------------------
-
-/// A set for reading: `Ok(None)` if missing, WRONGTYPE for other types.
-fn read_set<'a>(
-    ks: &'a mut Keyspace,
-    db: usize,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a mut SetValue>, RErr> {
-    match ks.lookup_read(db, key, now) {
-        None => Ok(None),
-        Some(o) => match &mut o.val {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(errors::WRONGTYPE),
-        },
-    }
-}
-
-/// A set for writing: `Ok(None)` if missing, WRONGTYPE for other types.
-fn write_set<'a>(
-    ks: &'a mut Keyspace,
-    db: usize,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a mut SetValue>, RErr> {
-    match ks.lookup_write(db, key, now) {
-        None => Ok(None),
-        Some(o) => match &mut o.val {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(errors::WRONGTYPE),
-        },
-    }
-}
 
 /// Looks up every key as a set (read lookups, counted as hits or misses,
 /// even for the STORE variants, as redis-server 7.0 does): `None` for a
@@ -254,7 +223,7 @@ fn setop_generic(ctx: &mut Ctx, op: SetOp, first_key: usize, dst: Option<&[u8]>)
 fn sadd(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let ks = &mut ctx.srv.keyspace;
-    let s = match write_set(ks, db, key, now)? {
+    let s = match lookup_write_as::<SetValue>(ks, db, key, now)? {
         Some(s) => s,
         None => match &mut ks.add(db, key, Value::Set(Box::default())).val {
             Value::Set(s) => s,
@@ -282,7 +251,7 @@ fn sadd(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn srem(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let Some(s) = write_set(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(s) = lookup_write_as::<SetValue>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.int(0);
         return Ok(());
     };
@@ -318,7 +287,8 @@ fn smembers(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn sismember(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key, m) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.arg(2));
-    let found = read_set(&mut ctx.srv.keyspace, db, key, now)?.is_some_and(|s| s.contains(m));
+    let found = lookup_read_as::<SetValue>(&mut ctx.srv.keyspace, db, key, now)?
+        .is_some_and(|s| s.contains(m));
     ctx.client.int(i64::from(found));
     Ok(())
 }
@@ -329,7 +299,7 @@ fn sismember(ctx: &mut Ctx) -> CmdResult {
 fn smismember(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let members = &ctx.args[2..];
-    let s = read_set(&mut ctx.srv.keyspace, db, key, now)?;
+    let s = lookup_read_as::<SetValue>(&mut ctx.srv.keyspace, db, key, now)?;
     ctx.client.array(members.len());
     for m in members {
         let found = s.as_ref().is_some_and(|s| s.contains(*m));
@@ -343,7 +313,7 @@ fn smismember(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn scard(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let n = read_set(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |s| s.len());
+    let n = lookup_read_as::<SetValue>(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |s| s.len());
     ctx.client.int(n as i64);
     Ok(())
 }
@@ -361,7 +331,7 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
         return spop_count(ctx);
     }
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let Some(s) = write_set(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(s) = lookup_write_as::<SetValue>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.null();
         return Ok(());
     };
@@ -386,7 +356,7 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let lazy_del = ctx.srv.config.lazyfree_lazy_server_del;
-    let Some(s) = write_set(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(s) = lookup_write_as::<SetValue>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.set(0);
         return Ok(());
     };
@@ -450,7 +420,7 @@ fn srandmember(ctx: &mut Ctx) -> CmdResult {
     }
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     if ctx.argc() == 2 {
-        let s = read_set(&mut ctx.srv.keyspace, db, key, now)?;
+        let s = lookup_read_as::<SetValue>(&mut ctx.srv.keyspace, db, key, now)?;
         match s.and_then(|s| s.get_index(fastrand::usize(..s.len().max(1)))) {
             Some(m) => ctx.client.bulk(m),
             None => ctx.client.null(),
@@ -458,7 +428,7 @@ fn srandmember(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let l = rand_count_arg(ctx.arg(2))?;
-    let Some(s) = read_set(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(s) = lookup_read_as::<SetValue>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.array(0);
         return Ok(());
     };
@@ -589,11 +559,11 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
         return Err(errors::WRONGTYPE);
     }
     if src == dst {
-        let found = read_set(ks, db, src, now)?.is_some_and(|s| s.contains(m));
+        let found = lookup_read_as::<SetValue>(ks, db, src, now)?.is_some_and(|s| s.contains(m));
         ctx.client.int(i64::from(found));
         return Ok(());
     }
-    let Some(s) = write_set(ks, db, src, now)? else {
+    let Some(s) = lookup_write_as::<SetValue>(ks, db, src, now)? else {
         ctx.client.int(0);
         return Ok(());
     };
@@ -605,7 +575,7 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
         ks.dbs[db].delete(src);
     }
     let added = if dst_exists {
-        match write_set(ks, db, dst, now)? {
+        match lookup_write_as::<SetValue>(ks, db, dst, now)? {
             Some(d) => d.insert(Sds::from_slice(m)),
             None => false,
         }

@@ -21,9 +21,10 @@ mod scan;
 mod setops;
 
 use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use crate::cmd::{lookup_read_as, lookup_write_as};
 use crate::keyspace::value::EncodingLimits;
 use crate::keyspace::zset::{LexRange, ScoreRange, ZSet};
-use crate::keyspace::{Keyspace, Sds, Value};
+use crate::keyspace::{Sds, Value};
 use crate::resp::Proto;
 use crate::server::client::Client;
 use crate::spec;
@@ -77,39 +78,6 @@ const NAN_SCORE: RErr = RErr::lit("ERR resulting score is not a number (NaN)");
 // ---------------------------------------------------------------------------
 // Lookups and replies
 // ---------------------------------------------------------------------------
-
-/// Looks a sorted set up for reading: `Ok(None)` if missing, WRONGTYPE for
-/// other types.
-fn read_zset<'a>(
-    ks: &'a mut Keyspace,
-    db: usize,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a ZSet>, RErr> {
-    match ks.lookup_read(db, key, now) {
-        None => Ok(None),
-        Some(o) => match &o.val {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(errors::WRONGTYPE),
-        },
-    }
-}
-
-/// Looks a sorted set up for writing.
-fn write_zset<'a>(
-    ks: &'a mut Keyspace,
-    db: usize,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a mut ZSet>, RErr> {
-    match ks.lookup_write(db, key, now) {
-        None => Ok(None),
-        Some(o) => match &mut o.val {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(errors::WRONGTYPE),
-        },
-    }
-}
 
 /// Deletes the key if its sorted set became empty (an empty collection
 /// never stays in the keyspace).
@@ -250,7 +218,7 @@ fn zadd_generic(ctx: &mut Ctx, zincrby: bool) -> CmdResult {
 
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let ks = &mut ctx.srv.keyspace;
-    let z = match write_zset(ks, db, key, now)? {
+    let z = match lookup_write_as::<ZSet>(ks, db, key, now)? {
         Some(_) => None,
         None if f.xx => {
             if f.incr {
@@ -338,7 +306,7 @@ fn zadd_generic(ctx: &mut Ctx, zincrby: bool) -> CmdResult {
 /// ```
 fn zrem(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let Some(z) = write_zset(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(z) = lookup_write_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.int(0);
         return Ok(());
     };
@@ -364,7 +332,7 @@ fn zrem(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn zcard(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let n = read_zset(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |z| z.len());
+    let n = lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |z| z.len());
     ctx.client.int(n as i64);
     Ok(())
 }
@@ -374,7 +342,7 @@ fn zcard(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn zscore(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let z = read_zset(&mut ctx.srv.keyspace, db, key, now)?;
+    let z = lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)?;
     match z.and_then(|z| z.score(ctx.args[2])) {
         Some(s) => ctx.client.double(s),
         None => ctx.client.null(),
@@ -387,7 +355,7 @@ fn zscore(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn zmscore(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let z = read_zset(&mut ctx.srv.keyspace, db, key, now)?;
+    let z = lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)?.map(|z| &*z);
     let members = &ctx.args[2..];
     ctx.client.array(members.len());
     for m in members {
@@ -415,7 +383,7 @@ fn zrevrank(ctx: &mut Ctx) -> CmdResult {
 
 fn rank_generic(ctx: &mut Ctx, rev: bool) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let z = read_zset(&mut ctx.srv.keyspace, db, key, now)?;
+    let z = lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)?;
     let rank = z.and_then(|z| {
         z.rank(ctx.args[2])
             .map(|r| if rev { z.len() - 1 - r } else { r })
@@ -433,7 +401,7 @@ fn rank_generic(ctx: &mut Ctx, rev: bool) -> CmdResult {
 fn zcount(ctx: &mut Ctx) -> CmdResult {
     let r = ScoreRange::parse(ctx.arg(2), ctx.arg(3)).ok_or(MINMAX_NOT_FLOAT)?;
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let n = read_zset(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |z| {
+    let n = lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |z| {
         let (a, b) = z.score_ranks(&r);
         b - a
     });
@@ -447,7 +415,7 @@ fn zcount(ctx: &mut Ctx) -> CmdResult {
 fn zlexcount(ctx: &mut Ctx) -> CmdResult {
     let r = LexRange::parse(ctx.arg(2), ctx.arg(3)).ok_or(MINMAX_NOT_LEX)?;
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let n = read_zset(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |z| {
+    let n = lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)?.map_or(0, |z| {
         let (a, b) = z.lex_ranks(&r);
         b - a
     });
@@ -501,7 +469,7 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         None
     };
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let Some(z) = write_zset(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(z) = lookup_write_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.array(0);
         return Ok(());
     };
@@ -543,7 +511,7 @@ fn bzpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
     let (db, now) = (ctx.client.db, ctx.now_ms);
     for i in 1..last {
         let key = ctx.arg(i);
-        let Some(z) = write_zset(&mut ctx.srv.keyspace, db, key, now)? else {
+        let Some(z) = lookup_write_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)? else {
             continue;
         };
         if z.is_empty() {

@@ -5,9 +5,10 @@
 //! A range is parsed into a `RangeSpec`, then `select_ranks` turns it, with
 //! REV and LIMIT, into the rank interval the reply walks.
 
-use super::{delete_if_empty, listpack_zero_scores, read_zset, reply_members, resp3, write_zset};
+use super::{delete_if_empty, listpack_zero_scores, reply_members, resp3};
 use super::{MINMAX_NOT_FLOAT, MINMAX_NOT_LEX};
 use crate::cmd::{errors, CmdResult, Ctx, RErr};
+use crate::cmd::{lookup_read_as, lookup_write_as};
 use crate::keyspace::zset::{LexRange, ScoreRange, ZSet};
 use crate::keyspace::Value;
 use crate::util::num::parse_i64;
@@ -185,7 +186,7 @@ fn zrange_generic(
     };
 
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(first));
-    let z = read_zset(&mut ctx.srv.keyspace, db, key, now)?;
+    let z = lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)?;
     let Some(dst) = store else {
         match z {
             None => ctx.client.array(0),
@@ -260,7 +261,7 @@ pub(super) fn zremrangebylex(ctx: &mut Ctx) -> CmdResult {
 
 fn zremrange_generic(ctx: &mut Ctx, spec: RangeSpec) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
-    let Some(z) = write_zset(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(z) = lookup_write_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.int(0);
         return Ok(());
     };

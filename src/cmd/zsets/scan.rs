@@ -1,8 +1,10 @@
 //! ZRANDMEMBER and ZSCAN: reads that sample or walk the member map by
 //! index rather than by order.
 
-use super::{is_listpack, read_zset, reply_members, resp3};
+use super::{is_listpack, reply_members, resp3};
+use crate::cmd::lookup_read_as;
 use crate::cmd::{errors, CmdResult, Ctx, RErr};
+use crate::keyspace::zset::ZSet;
 use crate::keyspace::Sds;
 use crate::util::num::{fmt_g17, parse_i64};
 
@@ -23,7 +25,7 @@ fn listpack_score(s: f64) -> String {
 pub(super) fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     if ctx.argc() == 2 {
-        match read_zset(&mut ctx.srv.keyspace, db, key, now)? {
+        match lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)? {
             None => ctx.client.null(),
             Some(z) => {
                 let i = fastrand::usize(..z.len());
@@ -43,7 +45,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     if withscores && !(i64::MIN / 2..=i64::MAX / 2).contains(&l) {
         return Err(RErr::lit("ERR value is out of range"));
     }
-    let Some(z) = read_zset(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(z) = lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.array(0);
         return Ok(());
     };
@@ -128,7 +130,7 @@ pub(super) fn zscan(ctx: &mut Ctx) -> CmdResult {
     let cursor = parse_cursor(ctx.arg(2)).ok_or(RErr::lit("ERR invalid cursor"))?;
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let limits = ctx.srv.config.enc;
-    let Some(z) = read_zset(&mut ctx.srv.keyspace, db, key, now)? else {
+    let Some(z) = lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)? else {
         let c = &mut *ctx.client;
         c.array(2);
         c.bulk(b"0");

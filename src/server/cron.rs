@@ -39,7 +39,7 @@ impl Server {
         }
         // Continues an eviction a command's time limit cut short (Redis: the
         // eviction timer proc).
-        self.perform_evictions(now_ms);
+        self.cron_evictions(now_ms);
         self.close_idle_clients(now_ms);
         self.stats.sample(now_ms);
         self.peak_memory = self.peak_memory.max(self.used_memory());

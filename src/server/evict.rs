@@ -66,6 +66,9 @@ pub struct EvictionPool {
     entries: Vec<PoolEntry>,
     /// Round-robin database for the random policies (Redis: next_db).
     next_db: usize,
+    /// The policy the scores were computed under: a CONFIG SET of
+    /// `maxmemory-policy` makes them meaningless.
+    policy: Option<EvictionPolicy>,
 }
 
 impl EvictionPool {
@@ -210,6 +213,19 @@ impl Server {
     /// time limit stopped a still-progressing eviction (Redis: EVICT_OK or
     /// EVICT_RUNNING).
     pub fn perform_evictions(&mut self, now_ms: i64) -> bool {
+        self.evict_within(now_ms, EVICTION_TIME_LIMIT)
+    }
+
+    /// The cron's share of eviction: goes on with an eviction that commands
+    /// left unfinished, for up to a quarter of a tick (Redis runs its
+    /// eviction timer proc on every event loop iteration instead).
+    pub fn cron_evictions(&mut self, now_ms: i64) {
+        let hz = self.config.hz.clamp(1, 500) as u64;
+        self.evict_within(now_ms, Duration::from_micros(1_000_000 / hz / 4));
+    }
+
+    /// `perform_evictions` with a time limit.
+    fn evict_within(&mut self, now_ms: i64, time_limit: Duration) -> bool {
         let maxmemory = self.config.maxmemory as usize;
         // A replica mirrors its master's dataset: the master evicts and sends
         // DELs (Redis's default replica-ignore-maxmemory yes).
@@ -239,7 +255,7 @@ impl Server {
                 if lazy && self.used_memory() <= maxmemory {
                     break;
                 }
-                if start.elapsed() > EVICTION_TIME_LIMIT {
+                if start.elapsed() > time_limit {
                     // Still over: the next command or cron tick goes on.
                     return true;
                 }
@@ -253,6 +269,10 @@ impl Server {
     pub fn select_victim(&mut self, policy: EvictionPolicy, now_ms: i64) -> Option<(usize, Sds)> {
         let volatile = is_volatile(policy);
         let ndbs = self.keyspace.dbs.len();
+        if self.evict_pool.policy != Some(policy) {
+            self.evict_pool.clear();
+            self.evict_pool.policy = Some(policy);
+        }
         if is_random(policy) {
             for _ in 0..ndbs {
                 self.evict_pool.next_db = (self.evict_pool.next_db + 1) % ndbs;

@@ -68,9 +68,9 @@ impl Server {
                 });
                 sampled_total += sampled;
                 expired_total += victims.len();
-                for k in &victims {
-                    db.delete(k);
-                }
+                // A sample can hold the same key twice (consecutive buckets
+                // wrap around a small table): count each deletion once.
+                victims.retain(|k| db.delete(k).is_some());
                 self.keyspace
                     .expired
                     .extend(victims.iter().map(|k| (dbi, k.clone())));

@@ -41,8 +41,11 @@ fn keys_with_short_ttls_are_reclaimed_without_being_accessed() {
     for i in 0..10_000 {
         let k = format!("k{i}");
         buf.extend_from_slice(
-            format!("*5\r\n$3\r\nSET\r\n${}\r\n{k}\r\n$1\r\nv\r\n$2\r\nPX\r\n$3\r\n100\r\n", k.len())
-                .as_bytes(),
+            format!(
+                "*5\r\n$3\r\nSET\r\n${}\r\n{k}\r\n$1\r\nv\r\n$2\r\nPX\r\n$3\r\n100\r\n",
+                k.len()
+            )
+            .as_bytes(),
         );
     }
     w.write_all(&buf).unwrap();

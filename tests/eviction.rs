@@ -184,7 +184,11 @@ fn allkeys_lru_stays_under_maxmemory_and_keeps_recently_read_keys() {
         redis::Value::Int(n) => n as u64,
         v => panic!("{v:?}"),
     };
-    assert_eq!(keys + evicted, 212_000, "every key is either kept or evicted");
+    assert_eq!(
+        keys + evicted,
+        212_000,
+        "every key is either kept or evicted"
+    );
     let hot = surviving(&mut pipe, "hot:", 0..2_000);
     let cold = surviving(&mut pipe, "cold:", 0..10_000);
     eprintln!("allkeys-lru: used_memory {used}, evicted {evicted}, hot kept {hot}/2000, cold kept {cold}/10000");
@@ -233,7 +237,10 @@ fn noeviction_refuses_writes_with_oom_but_serves_reads_and_deletes() {
             redis::Value::BulkString(_)
         ));
     }
-    assert_eq!(cmd(&mut c, &["SET", "again", "1"]).unwrap(), redis::Value::Okay);
+    assert_eq!(
+        cmd(&mut c, &["SET", "again", "1"]).unwrap(),
+        redis::Value::Okay
+    );
     assert_eq!(info_u64(&mut c, "stats", "evicted_keys"), 0);
 }
 
@@ -264,8 +271,20 @@ fn volatile_ttl_evicts_the_shortest_ttls_first() {
     let mut cmds = Vec::new();
     for i in 0..1_000 {
         cmds.push(argv(&[b"SET", format!("persist:{i}").as_bytes(), &val]));
-        cmds.push(argv(&[b"SET", format!("short:{i}").as_bytes(), &val, b"EX", b"1000"]));
-        cmds.push(argv(&[b"SET", format!("long:{i}").as_bytes(), &val, b"EX", b"100000"]));
+        cmds.push(argv(&[
+            b"SET",
+            format!("short:{i}").as_bytes(),
+            &val,
+            b"EX",
+            b"1000",
+        ]));
+        cmds.push(argv(&[
+            b"SET",
+            format!("long:{i}").as_bytes(),
+            &val,
+            b"EX",
+            b"100000",
+        ]));
     }
     pipe.run(cmds);
     // About 1 KiB per key: shrink the limit by ~600 keys' worth.
@@ -314,7 +333,12 @@ fn allkeys_lfu_keeps_frequently_accessed_keys() {
 
 #[test]
 fn allkeys_random_and_volatile_random_evict_within_their_sets() {
-    let p = Proc::picket(&["--maxmemory", "8mb", "--maxmemory-policy", "volatile-random"]);
+    let p = Proc::picket(&[
+        "--maxmemory",
+        "8mb",
+        "--maxmemory-policy",
+        "volatile-random",
+    ]);
     let mut c = p.conn();
     let mut pipe = Pipe::new(&p);
     let val = vec![b'x'; 100];
@@ -327,7 +351,11 @@ fn allkeys_random_and_volatile_random_evict_within_their_sets() {
     assert!(info_u64(&mut c, "stats", "evicted_keys") > 10_000);
     assert_eq!(surviving(&mut pipe, "persist:", 0..5_000), 5_000);
     // Switching policy at run time: allkeys-random may take any key.
-    cmd(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]).unwrap();
+    cmd(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+    )
+    .unwrap();
     pipe.run(set_cmds("more:", 0..30_000, &val));
     assert!(surviving(&mut pipe, "persist:", 0..5_000) < 5_000);
     let used = info_u64(&mut c, "memory", "used_memory");
@@ -353,7 +381,10 @@ fn one_million_small_keys_cost_under_105_bytes_each() {
     let replies = pipe.run(cmds);
     assert!(replies.iter().all(|r| *r == Reply::Simple("OK".into())));
     let load = start.elapsed();
-    assert_eq!(cmd(&mut c, &["DBSIZE"]).unwrap(), redis::Value::Int(1_000_000));
+    assert_eq!(
+        cmd(&mut c, &["DBSIZE"]).unwrap(),
+        redis::Value::Int(1_000_000)
+    );
     let used = info_u64(&mut c, "memory", "used_memory");
     let per_key = used as f64 / 1e6;
     let delta_per_key = (used - before) as f64 / 1e6;
@@ -377,5 +408,8 @@ fn info_reports_maxmemory_settings_and_eviction_stats() {
     // Under the limit nothing is evicted.
     cmd(&mut c, &["SET", "a", "1", "EX", "100"]).unwrap();
     assert_eq!(info_u64(&mut c, "stats", "evicted_keys"), 0);
-    assert_eq!(cmd(&mut c, &["GET", "a"]).unwrap(), redis::Value::BulkString(b"1".to_vec()));
+    assert_eq!(
+        cmd(&mut c, &["GET", "a"]).unwrap(),
+        redis::Value::BulkString(b"1".to_vec())
+    );
 }

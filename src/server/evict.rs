@@ -377,10 +377,11 @@ mod tests {
     use crate::config::Config;
 
     fn server(policy: EvictionPolicy) -> Server {
-        let mut cfg = Config::default();
-        cfg.maxmemory_policy = policy;
-        cfg.maxmemory_samples = 10;
-        Server::new(cfg)
+        Server::new(Config {
+            maxmemory_policy: policy,
+            maxmemory_samples: 10,
+            ..Config::default()
+        })
     }
 
     #[test]
@@ -442,7 +443,11 @@ mod tests {
         s.keyspace.lru_clock = 10_000;
         for i in 0..200 {
             // One key in five idle for hours, the rest accessed just now.
-            let k = if i % 5 == 0 { format!("old{i}") } else { format!("new{i}") };
+            let k = if i % 5 == 0 {
+                format!("old{i}")
+            } else {
+                format!("new{i}")
+            };
             let o = s.keyspace.add(0, k.as_bytes(), Value::from_bytes(b"v"));
             o.lru = if i % 5 == 0 { 10 } else { 9_999 };
         }

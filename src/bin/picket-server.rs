@@ -109,6 +109,11 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
             tracing::info!(%addr, "Ready to accept connections tcp");
             tokio::task::spawn_local(picket::net::serve(srv.clone(), l));
         }
+        if let Some(addr) =
+            picket::net::metrics::spawn(&srv).context("opening the metrics-port listener")?
+        {
+            tracing::info!(%addr, "Prometheus metrics on /metrics");
+        }
         let cron_srv = srv.clone();
         tokio::task::spawn_local(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(1000 / hz));

@@ -37,6 +37,9 @@ impl Server {
                 }
             }
         }
+        // Continues an eviction a command's time limit cut short (Redis: the
+        // eviction timer proc).
+        self.cron_evictions(now_ms);
         self.close_idle_clients(now_ms);
         self.stats.sample(now_ms);
         self.peak_memory = self.peak_memory.max(self.used_memory());
@@ -65,9 +68,9 @@ impl Server {
                 });
                 sampled_total += sampled;
                 expired_total += victims.len();
-                for k in &victims {
-                    db.delete(k);
-                }
+                // A sample can hold the same key twice (consecutive buckets
+                // wrap around a small table): count each deletion once.
+                victims.retain(|k| db.delete(k).is_some());
                 self.keyspace
                     .expired
                     .extend(victims.iter().map(|k| (dbi, k.clone())));

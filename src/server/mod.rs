@@ -88,6 +88,8 @@ pub struct Server {
     /// Output buffer hard limits in bytes (0 = none) for normal and pubsub
     /// clients, parsed from `client-output-buffer-limit`.
     pub obuf_hard_limits: (u64, u64),
+    /// Eviction candidates kept across calls (Redis: EvictionPoolLRU).
+    pub evict_pool: evict::EvictionPool,
     /// Applies a new `loglevel` to the running logger (set by the binary).
     pub on_loglevel: Option<Box<dyn Fn(crate::config::LogLevel)>>,
 }
@@ -131,6 +133,7 @@ impl Server {
                 .unwrap_or_default(),
             on_loglevel: None,
             obuf_hard_limits: hard_limits(&config),
+            evict_pool: evict::EvictionPool::default(),
             config,
         }
     }

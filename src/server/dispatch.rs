@@ -111,6 +111,9 @@ impl Server {
         }
         let dirty_before = self.dirty;
         self.keyspace.now_ms = now_ms;
+        // Set before the call, as Redis does, so CLIENT LIST/INFO show the
+        // running command for the calling client.
+        c.last_cmd = cmd.name;
         let start = Instant::now();
         let mut ctx = Ctx {
             srv: self,
@@ -141,7 +144,6 @@ impl Server {
             self.stats.total_commands_processed += 1;
             self.slowlog_push(c, cmd, args, micros, now_ms);
         }
-        c.last_cmd = cmd.name;
         if self.dirty != dirty_before && !cmd.has(flags::NO_PROPAGATE) {
             match propagate {
                 Propagate::AsIs => self.propagate(c.db, args),

@@ -123,7 +123,10 @@ fn an_unknown_directive_stops_start_up_naming_file_line_and_directive() {
     c.arg(&conf).current_dir(dir.path());
     let (code, out) = run_bounded(c, Duration::from_secs(10));
     assert_ne!(code, Some(0), "{out}");
-    assert!(out.contains(conf.to_str().unwrap()), "names the file: {out}");
+    assert!(
+        out.contains(conf.to_str().unwrap()),
+        "names the file: {out}"
+    );
     assert!(out.contains("line 4"), "names the line: {out}");
     assert!(out.contains("no-such-directive 1 2"), "quotes it: {out}");
     assert!(
@@ -165,7 +168,8 @@ fn a_malformed_value_stops_start_up_with_redis_message() {
     assert!(out.contains("argument must be a memory value"), "{out}");
     // A missing config file too.
     let mut c = Command::new(picket_bin());
-    c.arg(dir.path().join("missing.conf")).current_dir(dir.path());
+    c.arg(dir.path().join("missing.conf"))
+        .current_dir(dir.path());
     let (code, out) = run_bounded(c, Duration::from_secs(10));
     assert_ne!(code, Some(0), "{out}");
     assert!(out.contains("missing.conf"), "{out}");
@@ -289,7 +293,14 @@ fn config_rewrite_keeps_comments_and_a_restart_reads_the_new_values() {
     assert_eq!(
         cmd(
             &mut c,
-            &["CONFIG", "SET", "hz", "33", "maxmemory-policy", "allkeys-lfu"]
+            &[
+                "CONFIG",
+                "SET",
+                "hz",
+                "33",
+                "maxmemory-policy",
+                "allkeys-lfu"
+            ]
         )
         .unwrap(),
         Value::Okay
@@ -349,7 +360,10 @@ fn config_resetstat_zeroes_the_counters() {
             .parse()
             .unwrap();
         assert!(before >= 5, "{who}: {info}");
-        let info: String = redis::cmd("INFO").arg("commandstats").query(&mut c).unwrap();
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut c)
+            .unwrap();
         assert!(info.contains("cmdstat_set:calls=5,"), "{who}: {info}");
         assert_eq!(
             cmd(&mut c, &["CONFIG", "RESETSTAT"]).unwrap(),
@@ -367,7 +381,10 @@ fn config_resetstat_zeroes_the_counters() {
             Some("0"),
             "{who}"
         );
-        let info: String = redis::cmd("INFO").arg("commandstats").query(&mut c).unwrap();
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut c)
+            .unwrap();
         assert!(!info.contains("cmdstat_set:"), "{who}: {info}");
     });
 }

@@ -484,7 +484,7 @@ fn maxclients_rejects_the_connection_over_the_limit() {
         // The readiness probe's connection may still be counted for a moment:
         // retry until two clients are in (bounded).
         let start = Instant::now();
-        let (mut a, mut b) = loop {
+        let (mut a, b) = loop {
             let mut a = p.raw();
             let mut b = p.raw();
             let ra = text(&a.roundtrip(b"PING\r\n"));

@@ -125,7 +125,7 @@ pub fn parse_args(cli: &[String]) -> Result<Vec<Line>, ConfigError> {
             out.push(Line {
                 file: None,
                 line: 0,
-                text: format!("{name}"),
+                text: name.to_string(),
                 args: vec![name.to_string()],
             });
         } else {

@@ -413,7 +413,7 @@ mod tests {
         let big = vec![b'a'; PROTO_INLINE_MAX_SIZE + 1];
         assert_eq!(parse(&big).unwrap_err().0, "too big inline request");
         let mut mb = b"*1".to_vec();
-        mb.extend(std::iter::repeat(b'1').take(PROTO_INLINE_MAX_SIZE));
+        mb.extend(std::iter::repeat_n(b'1', PROTO_INLINE_MAX_SIZE));
         assert_eq!(parse(&mb).unwrap_err().0, "too big mbulk count string");
     }
 

@@ -281,7 +281,7 @@ impl Server {
     fn info_keyspace(&self) -> String {
         let mut s = String::new();
         for (i, db) in self.keyspace.dbs.iter().enumerate() {
-            if db.len() > 0 {
+            if !db.is_empty() {
                 let _ = write!(
                     s,
                     "db{i}:keys={},expires={},avg_ttl={}\r\n",

@@ -56,6 +56,7 @@ pub struct Server {
     /// Pub/Sub subscriptions.
     pub pubsub: pubsub::PubSub,
     /// WATCHed keys: (db, key) → (client id, its dirty flag).
+    #[allow(clippy::type_complexity)]
     pub watched: HashMap<(usize, Sds), Vec<(u64, Rc<Cell<bool>>)>>,
     /// Clients blocked per key, in arrival order.
     pub blocking: HashMap<(usize, Sds), VecDeque<u64>>,

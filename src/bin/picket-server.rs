@@ -154,7 +154,12 @@ fn init_logging(cfg: &config::Config) -> anyhow::Result<LevelHandle> {
     let registry = tracing_subscriber::registry().with(filter);
     if cfg.logfile.is_empty() {
         registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stdout))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    // No colour escapes when stdout is a file or a pipe.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                    .with_writer(std::io::stdout),
+            )
             .init();
     } else {
         let f = std::fs::OpenOptions::new()

@@ -280,10 +280,10 @@ fn config_get(ctx: &mut Ctx) -> CmdResult {
 /// ```
 /// All parameters are applied or none (Redis 7.0).
 fn config_set(ctx: &mut Ctx) -> CmdResult {
+    // Arity (-4) already rejected `CONFIG SET name`; an odd tail is a
+    // syntax error in Redis 7.0.
     if ctx.argc() % 2 != 0 {
-        return Err(RErr::lit(
-            "ERR wrong number of arguments for 'config|set' command",
-        ));
+        return Err(errors::SYNTAX);
     }
     let mut newcfg = ctx.srv.config.clone();
     let mut seen: Vec<&'static str> = Vec::new();

@@ -316,7 +316,7 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
         check_auth(ctx, Some(u), p)?;
     }
     if !ctx.client.authenticated {
-        return Err(RErr::lit("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+        return Err(RErr::lit("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(n) = name {
         validate_name(n)?;

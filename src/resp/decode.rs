@@ -136,8 +136,11 @@ fn parse_multibulk(
     };
     let count =
         parse_i64(&buf[1..eol]).ok_or_else(|| ProtocolError("invalid multibulk length".into()))?;
-    if count > i32::MAX as i64 || (!limits.authenticated && count > 10) {
+    if count > i32::MAX as i64 {
         return Err(ProtocolError("invalid multibulk length".into()));
+    }
+    if !limits.authenticated && count > 10 {
+        return Err(ProtocolError("unauthenticated multibulk length".into()));
     }
     let mut pos = eol + 2;
     if count <= 0 {
@@ -165,11 +168,11 @@ fn parse_multibulk(
         };
         let len = parse_i64(&buf[pos + 1..eol])
             .ok_or_else(|| ProtocolError("invalid bulk length".into()))?;
-        if len < 0
-            || len as u64 > limits.max_bulk_len as u64
-            || (!limits.authenticated && len > 16384)
-        {
+        if len < 0 || len as u64 > limits.max_bulk_len as u64 {
             return Err(ProtocolError("invalid bulk length".into()));
+        }
+        if !limits.authenticated && len > 16384 {
+            return Err(ProtocolError("unauthenticated bulk length".into()));
         }
         let start = eol + 2;
         let end = start + len as usize;
@@ -370,8 +373,18 @@ mod tests {
         };
         let mut a = Vec::new();
         let mut s = Vec::new();
-        assert!(parse_request(b"*11\r\n", &mut a, &mut s, &lim).is_err());
-        assert!(parse_request(b"*1\r\n$16385\r\n", &mut a, &mut s, &lim).is_err());
+        assert_eq!(
+            parse_request(b"*11\r\n", &mut a, &mut s, &lim)
+                .unwrap_err()
+                .0,
+            "unauthenticated multibulk length"
+        );
+        assert_eq!(
+            parse_request(b"*1\r\n$16385\r\n", &mut a, &mut s, &lim)
+                .unwrap_err()
+                .0,
+            "unauthenticated bulk length"
+        );
     }
 
     #[test]

@@ -129,6 +129,9 @@ impl Server {
         let reprocessing = prev_block.is_some();
         let dirty_before = self.dirty;
         self.keyspace.now_ms = now_ms;
+        // Set before the call, as Redis does, so CLIENT LIST/INFO show the
+        // running command for the calling client.
+        c.last_cmd = cmd.name;
         let start = Instant::now();
         let mut ctx = Ctx {
             srv: self,
@@ -159,7 +162,6 @@ impl Server {
             self.stats.total_commands_processed += 1;
             self.slowlog_push(c, cmd, args, micros, now_ms);
         }
-        c.last_cmd = cmd.name;
         // After the call, as Redis 7.0 does: EXEC shows after the commands
         // it ran, SELECT with its new db. Admin commands are never shown.
         if !self.monitors.is_empty()

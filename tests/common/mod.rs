@@ -149,10 +149,11 @@ impl Proc {
         Raw { s }
     }
 
-    /// Runs redis-cli against the server and returns its stdout.
+    /// Runs redis-cli against the server and returns its stdout. Bounded:
+    /// coreutils `timeout` kills it after 30 s so no test can hang on it.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
+        let out = Command::new("timeout")
+            .args(["30", "redis-cli", "-p", &self.port.to_string()])
             .args(args)
             .output()
             .expect("redis-cli installed");

@@ -180,14 +180,22 @@ fn zadd_generic(ctx: &mut Ctx, zincrby: bool) -> CmdResult {
     };
     let mut idx = 2;
     while idx < ctx.argc() {
-        match ctx.arg(idx).to_ascii_lowercase().as_slice() {
-            b"nx" => f.nx = true,
-            b"xx" => f.xx = true,
-            b"gt" => f.gt = true,
-            b"lt" => f.lt = true,
-            b"ch" => f.ch = true,
-            b"incr" => f.incr = true,
-            _ => break,
+        let a = ctx.arg(idx);
+        let flag = |name: &[u8]| a.eq_ignore_ascii_case(name);
+        if flag(b"nx") {
+            f.nx = true;
+        } else if flag(b"xx") {
+            f.xx = true;
+        } else if flag(b"gt") {
+            f.gt = true;
+        } else if flag(b"lt") {
+            f.lt = true;
+        } else if flag(b"ch") {
+            f.ch = true;
+        } else if flag(b"incr") {
+            f.incr = true;
+        } else {
+            break;
         }
         idx += 1;
     }

@@ -10,16 +10,26 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     if s.is_empty() || s[0].is_ascii_whitespace() || s[s.len() - 1].is_ascii_whitespace() {
         return None;
     }
-    let st = std::str::from_utf8(s).ok()?;
-    let lower = st.to_ascii_lowercase();
-    let v = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => {
-            if lower.contains("inf") || lower.contains("nan") || lower.starts_with("0x") {
-                return None;
-            }
-            st.parse::<f64>().ok()?
+    // The common case, plain decimal or exponent notation, parses without
+    // allocating; only the spelled-out infinities need a closer look.
+    let plain = s
+        .iter()
+        .all(|&b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
+    let v = if plain {
+        std::str::from_utf8(s).ok()?.parse::<f64>().ok()?
+    } else {
+        let (neg, body) = match s[0] {
+            b'-' => (true, &s[1..]),
+            b'+' => (false, &s[1..]),
+            _ => (false, s),
+        };
+        if !(body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity")) {
+            return None;
+        }
+        if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
         }
     };
     if v.is_nan() {

@@ -5,63 +5,11 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{cmd, err, Proc, Raw};
+use common::{bulk, cmd, err, exact, raw3, scan_reply, Proc};
 use redis::Value;
-
-fn bulk(s: &str) -> Value {
-    Value::BulkString(s.as_bytes().to_vec())
-}
 
 fn bulks(items: &[&str]) -> Value {
     Value::Array(items.iter().map(|s| bulk(s)).collect())
-}
-
-/// Encodes a command as a RESP array.
-fn resp(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend(format!("${}\r\n{}\r\n", a.len(), a).into_bytes());
-    }
-    out
-}
-
-/// A raw connection switched to RESP3.
-fn raw3(p: &Proc) -> Raw {
-    let mut r = p.raw();
-    r.send(&resp(&["HELLO", "3"]));
-    let hello = r.read_until(b"*0\r\n");
-    assert!(
-        hello.starts_with(b"%"),
-        "{:?}",
-        String::from_utf8_lossy(&hello)
-    );
-    r
-}
-
-/// Sends one command and reads a reply expected to be exactly `want`.
-fn exact(r: &mut Raw, args: &[&str], want: &str) {
-    r.send(&resp(args));
-    let got = r.read_until(want.as_bytes());
-    assert_eq!(String::from_utf8_lossy(&got), want, "{args:?}");
-}
-
-/// The elements of an HSCAN/SSCAN reply: (next cursor, items).
-fn scan_reply(v: Value) -> (u64, Vec<String>) {
-    let Value::Array(parts) = v else {
-        panic!("scan reply {v:?}")
-    };
-    let (Value::BulkString(c), Value::Array(items)) = (&parts[0], &parts[1]) else {
-        panic!("scan reply {parts:?}")
-    };
-    let cursor = String::from_utf8_lossy(c).parse().unwrap();
-    let items = items
-        .iter()
-        .map(|i| match i {
-            Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-            other => panic!("scan item {other:?}"),
-        })
-        .collect();
-    (cursor, items)
 }
 
 #[test]

@@ -5,14 +5,10 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{cmd, err, Proc, Raw};
+use common::{bulk, cmd, err, exact, raw3, scan_reply, Proc};
 use redis::Value;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-fn bulk(s: &str) -> Value {
-    Value::BulkString(s.as_bytes().to_vec())
-}
 
 /// The members of an array reply, in reply order.
 fn members(v: Value) -> Vec<String> {
@@ -33,47 +29,6 @@ fn sorted(v: Value) -> Vec<String> {
     let mut m = members(v);
     m.sort();
     m
-}
-
-/// Encodes a command as a RESP array.
-fn resp(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend(format!("${}\r\n{}\r\n", a.len(), a).into_bytes());
-    }
-    out
-}
-
-/// A raw connection switched to RESP3.
-fn raw3(p: &Proc) -> Raw {
-    let mut r = p.raw();
-    r.send(&resp(&["HELLO", "3"]));
-    let hello = r.read_until(b"*0\r\n");
-    assert!(
-        hello.starts_with(b"%"),
-        "{:?}",
-        String::from_utf8_lossy(&hello)
-    );
-    r
-}
-
-/// Sends one command and reads a reply expected to be exactly `want`.
-fn exact(r: &mut Raw, args: &[&str], want: &str) {
-    r.send(&resp(args));
-    let got = r.read_until(want.as_bytes());
-    assert_eq!(String::from_utf8_lossy(&got), want, "{args:?}");
-}
-
-/// An SSCAN reply: (next cursor, members).
-fn scan_reply(v: Value) -> (u64, Vec<String>) {
-    let Value::Array(mut parts) = v else {
-        panic!("scan reply {v:?}")
-    };
-    let items = members(parts.pop().unwrap());
-    let Value::BulkString(c) = &parts[0] else {
-        panic!("cursor {parts:?}")
-    };
-    (String::from_utf8_lossy(c).parse().unwrap(), items)
 }
 
 #[test]

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use redis::Value;
+
 /// A free loopback port (bind :0, read it, release it).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -277,4 +279,58 @@ pub fn err(conn: &mut redis::Connection, args: &[&str]) -> String {
             }
         }
     }
+}
+
+// Helpers shared by the per-family tests (exact RESP bytes, RESP3, SCAN replies).
+
+pub fn bulk(s: &str) -> Value {
+    Value::BulkString(s.as_bytes().to_vec())
+}
+
+/// Encodes a command as a RESP array.
+pub fn resp(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend(format!("${}\r\n{}\r\n", a.len(), a).into_bytes());
+    }
+    out
+}
+
+/// A raw connection switched to RESP3.
+pub fn raw3(p: &Proc) -> Raw {
+    let mut r = p.raw();
+    r.send(&resp(&["HELLO", "3"]));
+    let hello = r.read_until(b"*0\r\n");
+    assert!(
+        hello.starts_with(b"%"),
+        "{:?}",
+        String::from_utf8_lossy(&hello)
+    );
+    r
+}
+
+/// Sends one command and reads a reply expected to be exactly `want`.
+pub fn exact(r: &mut Raw, args: &[&str], want: &str) {
+    r.send(&resp(args));
+    let got = r.read_until(want.as_bytes());
+    assert_eq!(String::from_utf8_lossy(&got), want, "{args:?}");
+}
+
+/// The elements of an HSCAN/SSCAN reply: (next cursor, items).
+pub fn scan_reply(v: Value) -> (u64, Vec<String>) {
+    let Value::Array(parts) = v else {
+        panic!("scan reply {v:?}")
+    };
+    let (Value::BulkString(c), Value::Array(items)) = (&parts[0], &parts[1]) else {
+        panic!("scan reply {parts:?}")
+    };
+    let cursor = String::from_utf8_lossy(c).parse().unwrap();
+    let items = items
+        .iter()
+        .map(|i| match i {
+            Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            other => panic!("scan item {other:?}"),
+        })
+        .collect();
+    (cursor, items)
 }

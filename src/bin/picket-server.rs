@@ -99,6 +99,7 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         let hz = cfg.hz.clamp(1, 500) as u64;
         let pidfile = cfg.pidfile.clone();
         let mut server = Server::new(cfg);
+        server.load_rdb_file()?;
         server.on_loglevel = Some(Box::new(move |l: LogLevel| {
             let _ = reload_level.reload(EnvFilter::new(l.filter()));
         }));
@@ -128,12 +129,21 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         let mut sigterm =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-        tokio::select! {
-            _ = sigterm.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-            _ = sigint.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-            _ = shutdown.notified() => {}
+        loop {
+            // SHUTDOWN saved already; a signal saves here (and keeps serving
+            // when that fails, as redis-server does).
+            tokio::select! {
+                _ = sigterm.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+                _ = sigint.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+                _ = shutdown.notified() => break,
+            }
+            tracing::warn!("User requested shutdown...");
+            let saved = srv.borrow_mut().prepare_shutdown(picket::server::ShutdownMode::Default, false);
+            if saved.is_ok() {
+                break;
+            }
+            tracing::warn!("Errors trying to shut down the server. Check the logs for more information.");
         }
-        tracing::warn!("User requested shutdown...");
         if !pidfile.is_empty() {
             let _ = std::fs::remove_file(&pidfile);
         }

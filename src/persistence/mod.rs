@@ -3,3 +3,4 @@
 
 pub mod dump;
 pub mod rdb;
+pub mod save;

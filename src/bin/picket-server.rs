@@ -138,11 +138,15 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
                 _ = shutdown.notified() => break,
             }
             tracing::warn!("User requested shutdown...");
-            let saved = srv.borrow_mut().prepare_shutdown(picket::server::ShutdownMode::Default, false);
+            let saved = srv
+                .borrow_mut()
+                .prepare_shutdown(picket::server::ShutdownMode::Default, false);
             if saved.is_ok() {
                 break;
             }
-            tracing::warn!("Errors trying to shut down the server. Check the logs for more information.");
+            tracing::warn!(
+                "Errors trying to shut down the server. Check the logs for more information."
+            );
         }
         if !pidfile.is_empty() {
             let _ = std::fs::remove_file(&pidfile);

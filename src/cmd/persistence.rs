@@ -55,7 +55,9 @@ fn bgsave(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let _ = schedule;
-    ctx.srv.rdb_bgsave(ctx.now_ms).map_err(|_| RErr::lit("ERR"))?;
+    ctx.srv
+        .rdb_bgsave(ctx.now_ms)
+        .map_err(|_| RErr::lit("ERR"))?;
     ctx.client.simple("Background saving started");
     Ok(())
 }

@@ -291,7 +291,10 @@ impl Server {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => anyhow::bail!("Fatal error loading the DB {}: {e}. Exiting.", path.display()),
+            Err(e) => anyhow::bail!(
+                "Fatal error loading the DB {}: {e}. Exiting.",
+                path.display()
+            ),
         };
         let start = Instant::now();
         let opts = LoadOptions {

@@ -107,7 +107,12 @@ pub fn write<W: Write>(
     aux(&mut s.buf, "redis-ver", b"7.0.15", c);
     aux(&mut s.buf, "redis-bits", b"64", c);
     aux(&mut s.buf, "ctime", hdr.ctime.to_string().as_bytes(), c);
-    aux(&mut s.buf, "used-mem", hdr.used_mem.to_string().as_bytes(), c);
+    aux(
+        &mut s.buf,
+        "used-mem",
+        hdr.used_mem.to_string().as_bytes(),
+        c,
+    );
     aux(&mut s.buf, "aof-base", b"0", c);
     for (i, db) in dbs.iter().enumerate() {
         if db.dict.is_empty() {
@@ -185,9 +190,7 @@ pub fn load(bytes: &[u8], dbs: &mut [Db], opts: &LoadOptions) -> Result<Loaded, 
             what: "the RDB version is not a number",
         });
     }
-    let version = digits
-        .iter()
-        .fold(0u32, |v, d| v * 10 + (d - b'0') as u32);
+    let version = digits.iter().fold(0u32, |v, d| v * 10 + (d - b'0') as u32);
     if version < 1 || version > RDB_VERSION as u32 {
         return Err(RdbError::Version { version, offset: 5 });
     }
@@ -312,7 +315,8 @@ mod tests {
     }
 
     fn put(db: &mut Db, k: &str, v: Value, ttl: Option<i64>) {
-        db.dict.insert_new(Sds::from_slice(k.as_bytes()), Obj::new(v, 0));
+        db.dict
+            .insert_new(Sds::from_slice(k.as_bytes()), Obj::new(v, 0));
         if ttl.is_some() {
             db.set_expire(k.as_bytes(), ttl);
         }
@@ -349,7 +353,10 @@ mod tests {
         assert_eq!(back[3].len(), 1);
         assert_eq!(back[0].expire_of(b"n"), Some(4_000_000_000_000));
         assert_eq!(back[0].expire_of(b"s"), None);
-        assert!(matches!(back[0].dict.get(b"n".as_slice()).unwrap().val, Value::Int(12345)));
+        assert!(matches!(
+            back[0].dict.get(b"n".as_slice()).unwrap().val,
+            Value::Int(12345)
+        ));
         // Key order follows the hash table, so compare sizes, not bytes.
         assert_eq!(save(&back, true).len(), bytes.len());
     }

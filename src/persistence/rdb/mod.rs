@@ -131,7 +131,9 @@ pub enum RdbError {
         offset: usize,
     },
     /// An RDB file from a newer Redis (or not a version number at all).
-    #[error("can't handle RDB format version {version} (at offset {offset}; picket reads 1 to 10)")]
+    #[error(
+        "can't handle RDB format version {version} (at offset {offset}; picket reads 1 to 10)"
+    )]
     Version {
         /// The version in the header.
         version: u32,

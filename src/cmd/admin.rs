@@ -467,7 +467,7 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
     tracing::warn!(client = %ctx.client.addr, "User requested shutdown...");
     ctx.srv
         .prepare_shutdown(mode, force)
-        .map_err(|()| RErr::lit("ERR Errors trying to SHUTDOWN. Check logs."))?;
+        .map_err(|_| RErr::lit("ERR Errors trying to SHUTDOWN. Check logs."))?;
     ctx.srv.shutdown = Some(mode);
     ctx.srv.shutdown_notify.notify_one();
     Ok(())

@@ -266,7 +266,7 @@ impl Server {
     /// The save step of a shutdown (Redis: prepareForShutdown): saves when
     /// save rules exist or SAVE was asked, unless NOSAVE. A failed save
     /// aborts the shutdown unless `force`.
-    pub fn prepare_shutdown(&mut self, mode: ShutdownMode, force: bool) -> Result<(), ()> {
+    pub fn prepare_shutdown(&mut self, mode: ShutdownMode, force: bool) -> io::Result<()> {
         self.kill_rdb_child();
         let save = match mode {
             ShutdownMode::Save => true,
@@ -276,9 +276,11 @@ impl Server {
         if save {
             tracing::info!("Saving the final RDB snapshot before exiting.");
             let now = crate::util::time::now_ms();
-            if self.rdb_save(now).is_err() && !force {
-                tracing::warn!("Error trying to save the DB, can't exit.");
-                return Err(());
+            if let Err(e) = self.rdb_save(now) {
+                if !force {
+                    tracing::warn!("Error trying to save the DB, can't exit.");
+                    return Err(e);
+                }
             }
         }
         Ok(())

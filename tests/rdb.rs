@@ -282,6 +282,22 @@ fn shutdown_saves_with_save_rules_and_not_with_nosave() {
 }
 
 #[test]
+fn flushall_with_save_rules_saves_the_empty_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = picket_in(dir.path(), &["--save", "3600", "1"]);
+    let mut c = p.conn();
+    q(&mut c, &["SET", "k", "v"]);
+    q(&mut c, &["SAVE"]);
+    q(&mut c, &["SET", "k2", "v"]);
+    q(&mut c, &["FLUSHALL"]);
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    assert_eq!(info_field(&mut c, "rdb_saves"), "1");
+    drop(p);
+    let p = picket_in(dir.path(), &["--save", ""]);
+    assert_eq!(q(&mut p.conn(), &["DBSIZE"]), "0");
+}
+
+#[test]
 fn sigterm_saves_before_exiting() {
     let dir = tempfile::tempdir().unwrap();
     let mut p = picket_in(dir.path(), &["--save", "3600", "1"]);

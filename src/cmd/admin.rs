@@ -435,6 +435,7 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_async(ctx)?;
     let n = empty_dbs(ctx, None, lazy);
     ctx.dirty(n + 1);
+    ctx.srv.flushall_reset_rdb(ctx.now_ms);
     ctx.client.ok();
     Ok(())
 }

@@ -30,6 +30,7 @@ fn save(ctx: &mut Ctx) -> CmdResult {
         return Err(IN_PROGRESS);
     }
     ctx.srv.rdb_save(ctx.now_ms).map_err(|_| RErr::lit("ERR"))?;
+    ctx.srv.rdb.saves += 1;
     ctx.client.ok();
     Ok(())
 }

@@ -137,7 +137,6 @@ impl Server {
                 self.dirty = 0;
                 self.lastsave = now_ms / 1000;
                 self.rdb.last_bgsave_ok = true;
-                self.rdb.saves += 1;
                 Ok(())
             }
             Err(e) => {
@@ -263,6 +262,16 @@ impl Server {
         }
     }
 
+    /// After FLUSHALL (Redis: flushAllDataAndResetRDB): a running
+    /// background save is stopped, and with save rules the now empty
+    /// dataset is saved at once, so a restart can't bring the data back.
+    pub fn flushall_reset_rdb(&mut self, now_ms: i64) {
+        self.kill_rdb_child();
+        if !self.config.save.is_empty() {
+            let _ = self.rdb_save(now_ms);
+        }
+    }
+
     /// The save step of a shutdown (Redis: prepareForShutdown): saves when
     /// save rules exist or SAVE was asked, unless NOSAVE. A failed save
     /// aborts the shutdown unless `force`.
@@ -312,6 +321,16 @@ impl Server {
                 path.display()
             )
         })?;
+        if let Some((_, v)) = loaded
+            .aux
+            .iter()
+            .find(|(k, _)| k.as_slice() == b"redis-ver")
+        {
+            tracing::info!(
+                "Loading RDB produced by version {}",
+                String::from_utf8_lossy(v)
+            );
+        }
         tracing::info!(
             "DB loaded from disk: {:.3} seconds",
             start.elapsed().as_secs_f64()

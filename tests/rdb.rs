@@ -221,6 +221,70 @@ fn bgsave_forks_while_the_server_keeps_answering() {
 }
 
 #[test]
+fn a_slow_bgsave_refuses_a_second_save_and_dies_with_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = picket_in(dir.path(), &["--save", "", "--rdb-key-save-delay", "2000"]);
+    let mut c = p.conn();
+    for i in 0..1000 {
+        q(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    assert_eq!(q(&mut c, &["BGSAVE"]), "Background saving started");
+    assert_eq!(info_field(&mut c, "rdb_bgsave_in_progress"), "1");
+    assert_eq!(
+        err(&mut c, &["BGSAVE"]),
+        "ERR Background save already in progress"
+    );
+    assert_eq!(
+        err(&mut c, &["BGSAVE", "SCHEDULE"]),
+        "ERR Background save already in progress"
+    );
+    assert_eq!(
+        err(&mut c, &["SAVE"]),
+        "ERR Background save already in progress"
+    );
+    // The parent answers while the child writes.
+    let start = Instant::now();
+    for i in 0..100 {
+        assert_eq!(q(&mut c, &["INCR", "counter"]), (i + 1).to_string());
+    }
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert_eq!(info_field(&mut c, "rdb_bgsave_in_progress"), "1");
+    let temp = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                let n = e.as_ref().unwrap().file_name();
+                n.to_string_lossy().starts_with("temp-")
+            })
+            .count()
+    };
+    assert_eq!(temp(), 1);
+    let _ = cmd(&mut c, &["SHUTDOWN", "NOSAVE"]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_eq!(temp(), 0);
+    assert!(!dir.path().join("dump.rdb").exists());
+    assert!(p.log_text().contains("Killing it"));
+}
+
+#[test]
+fn a_save_rule_starts_a_background_save_from_the_cron() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = picket_in(dir.path(), &["--save", "1", "2"]);
+    let mut c = p.conn();
+    q(&mut c, &["SET", "a", "1"]);
+    std::thread::sleep(Duration::from_millis(2200));
+    // One change is not enough for "save 1 2".
+    assert!(!dir.path().join("dump.rdb").exists());
+    q(&mut c, &["SET", "b", "2"]);
+    assert!(wait_for(Duration::from_secs(5), || {
+        info_field(&mut c, "rdb_changes_since_last_save") == "0"
+    }));
+    assert!(dir.path().join("dump.rdb").exists());
+    assert!(p.log_text().contains("2 changes in 1 seconds. Saving..."));
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+}
+
+#[test]
 fn bgsave_inside_exec_is_scheduled_for_the_cron() {
     let dir = tempfile::tempdir().unwrap();
     let p = picket_in(dir.path(), &["--save", ""]);

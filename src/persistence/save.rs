@@ -80,6 +80,7 @@ struct Snapshot<'a> {
     header: Header,
     dir: PathBuf,
     dbfilename: PathBuf,
+    key_delay_us: i64,
 }
 
 impl Snapshot<'_> {
@@ -90,12 +91,18 @@ impl Snapshot<'_> {
         let res = (|| {
             let f = File::create(&tmp)?;
             let mut w = BufWriter::with_capacity(1 << 16, f);
-            file::write(
+            let delay = std::time::Duration::from_micros(self.key_delay_us.max(0) as u64);
+            file::write_with(
                 &mut w,
                 &self.keyspace.dbs,
                 &self.header,
                 &self.opts,
                 self.checksum,
+                || {
+                    if !delay.is_zero() {
+                        std::thread::sleep(delay);
+                    }
+                },
             )?;
             let f = w.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
@@ -126,6 +133,7 @@ impl Server {
             },
             dir: PathBuf::from(&self.config.dir),
             dbfilename: PathBuf::from(&self.config.dbfilename),
+            key_delay_us: self.config.rdb_key_save_delay,
         }
     }
 

@@ -95,6 +95,19 @@ pub fn write<W: Write>(
     opts: &SaveOptions,
     checksum: bool,
 ) -> io::Result<()> {
+    write_with(w, dbs, hdr, opts, checksum, || {})
+}
+
+/// [`write`], calling `per_key` after each key (the server's
+/// `rdb-key-save-delay` test aid).
+pub fn write_with<W: Write>(
+    w: W,
+    dbs: &[Db],
+    hdr: &Header,
+    opts: &SaveOptions,
+    checksum: bool,
+    mut per_key: impl FnMut(),
+) -> io::Result<()> {
     let mut s = Sink {
         w,
         buf: Vec::with_capacity(CHUNK + 4096),
@@ -132,6 +145,7 @@ pub fn write<W: Write>(
             encode::write_string(&mut s.buf, key, c);
             encode::write_value(&mut s.buf, &obj.val, opts);
             s.flush_if_full()?;
+            per_key();
         }
     }
     s.buf.push(opcode::EOF);

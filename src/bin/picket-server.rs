@@ -88,7 +88,12 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         .context("starting the event loop")?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
-        let listeners = picket::net::bind_all(&cfg)?;
+        // The snapshot is loaded before any socket listens; a corrupt file
+        // ends start-up here (exit code 1, the message names file and offset).
+        let mut server = Server::new(cfg);
+        server.load_rdb_file()?;
+        let cfg = &server.config;
+        let listeners = picket::net::bind_all(cfg)?;
         if listeners.is_empty() {
             anyhow::bail!("no listening sockets could be opened (check `bind` and `port`)");
         }
@@ -98,8 +103,6 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         }
         let hz = cfg.hz.clamp(1, 500) as u64;
         let pidfile = cfg.pidfile.clone();
-        let mut server = Server::new(cfg);
-        server.load_rdb_file()?;
         server.on_loglevel = Some(Box::new(move |l: LogLevel| {
             let _ = reload_level.reload(EnvFilter::new(l.filter()));
         }));

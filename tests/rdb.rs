@@ -285,6 +285,33 @@ fn a_save_rule_starts_a_background_save_from_the_cron() {
 }
 
 #[test]
+fn lfu_counters_survive_a_restart_as_freq_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let lfu = ["--save", "", "--maxmemory-policy", "allkeys-lfu"];
+    let p = picket_in(dir.path(), &lfu);
+    let mut c = p.conn();
+    q(&mut c, &["SET", "hot", "v"]);
+    q(&mut c, &["SET", "cold", "v"]);
+    for _ in 0..300 {
+        q(&mut c, &["GET", "hot"]);
+    }
+    let hot = q(&mut c, &["OBJECT", "FREQ", "hot"]);
+    assert!(hot.parse::<u32>().unwrap() > 5, "{hot}");
+    q(&mut c, &["SAVE"]);
+    drop(p);
+    let p = picket_in(dir.path(), &lfu);
+    let mut c = p.conn();
+    assert_eq!(q(&mut c, &["OBJECT", "FREQ", "hot"]), hot);
+    assert_eq!(q(&mut c, &["OBJECT", "FREQ", "cold"]), "5");
+    drop(p);
+    // redis-server reads the same counters.
+    let mut args = vec!["--dir", dir_arg(dir.path()), "--dbfilename", "dump.rdb"];
+    args.extend_from_slice(&lfu[2..]);
+    let r = Proc::redis(&args);
+    assert_eq!(q(&mut r.conn(), &["OBJECT", "FREQ", "hot"]), hot);
+}
+
+#[test]
 fn bgsave_inside_exec_is_scheduled_for_the_cron() {
     let dir = tempfile::tempdir().unwrap();
     let p = picket_in(dir.path(), &["--save", ""]);

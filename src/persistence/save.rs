@@ -12,7 +12,7 @@ use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::rdb::file::{self, Header, LoadOptions};
+use super::rdb::file::{self, Access, Header, LoadOptions};
 use super::rdb::SaveOptions;
 use crate::keyspace::Keyspace;
 use crate::server::{Server, ShutdownMode};
@@ -81,6 +81,7 @@ struct Snapshot<'a> {
     dir: PathBuf,
     dbfilename: PathBuf,
     key_delay_us: i64,
+    now_ms: i64,
 }
 
 impl Snapshot<'_> {
@@ -98,6 +99,7 @@ impl Snapshot<'_> {
                 &self.header,
                 &self.opts,
                 self.checksum,
+                self.now_ms,
                 || {
                     if !delay.is_zero() {
                         std::thread::sleep(delay);
@@ -116,6 +118,19 @@ impl Snapshot<'_> {
     }
 }
 
+/// Which access records the policy asks for (Redis: MAXMEMORY_FLAG_LRU /
+/// MAXMEMORY_FLAG_LFU).
+fn access(cfg: &crate::config::Config) -> Access {
+    use crate::config::EvictionPolicy as P;
+    match cfg.maxmemory_policy {
+        P::AllKeysLru | P::VolatileLru => Access::Lru,
+        P::AllKeysLfu | P::VolatileLfu => Access::Lfu {
+            decay_time: cfg.lfu_decay_time,
+        },
+        _ => Access::Plain,
+    }
+}
+
 impl Server {
     /// `dir/dbfilename`.
     pub fn rdb_path(&self) -> PathBuf {
@@ -130,7 +145,9 @@ impl Server {
             header: Header {
                 ctime: now_ms / 1000,
                 used_mem: self.used_memory() as u64,
+                access: access(&self.config),
             },
+            now_ms,
             dir: PathBuf::from(&self.config.dir),
             dbfilename: PathBuf::from(&self.config.dbfilename),
             key_delay_us: self.config.rdb_key_save_delay,
@@ -321,6 +338,7 @@ impl Server {
             master: !self.keyspace.is_replica,
             verify_checksum: self.config.rdbchecksum,
             lru: self.keyspace.new_stamp(),
+            lfu: self.config.maxmemory_policy.is_lfu(),
         };
         let loaded = file::load(&bytes, &mut self.keyspace.dbs, &opts).map_err(|e| {
             // A partial load must not be served: the caller exits.

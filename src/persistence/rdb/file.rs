@@ -38,14 +38,38 @@ pub mod opcode {
     pub const EOF: u8 = 0xFF;
 }
 
-/// The aux fields that change from save to save.
+/// The aux fields that change from save to save, and how access stamps
+/// are saved.
 #[derive(Debug, Clone, Copy)]
 pub struct Header {
     /// Unix seconds at save time ("ctime").
     pub ctime: i64,
     /// Used memory in bytes ("used-mem").
     pub used_mem: u64,
+    /// IDLE/FREQ records per key (under LRU and LFU policies).
+    pub access: Access,
 }
+
+/// What `Obj::lru` holds, which decides the IDLE (0xF8) and FREQ (0xF9)
+/// records (Redis: rdbSaveKeyValuePair writes them under LRU and LFU
+/// maxmemory policies; objectSetLRUOrLFU restores them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Access {
+    /// Neither is written (random, ttl and noeviction policies); on load,
+    /// IDLE still sets the LRU clock, as Redis does.
+    #[default]
+    Plain,
+    /// An LRU policy: IDLE seconds are written.
+    Lru,
+    /// An LFU policy: the decayed counter is written as FREQ.
+    Lfu {
+        /// lfu-decay-time in minutes.
+        decay_time: i64,
+    },
+}
+
+/// The 24-bit LRU clock's size (Redis: LRU_CLOCK_MAX + 1).
+const LRU_CLOCK_SIZE: i64 = 1 << 24;
 
 /// Flushes the buffer to the sink once it holds this many bytes.
 const CHUNK: usize = 64 * 1024;
@@ -95,19 +119,21 @@ pub fn write<W: Write>(
     opts: &SaveOptions,
     checksum: bool,
 ) -> io::Result<()> {
-    write_with(w, dbs, hdr, opts, checksum, || {})
+    write_with(w, dbs, hdr, opts, checksum, hdr.ctime * 1000, || {})
 }
 
-/// [`write`], calling `per_key` after each key (the server's
-/// `rdb-key-save-delay` test aid).
+/// [`write`] at `now_ms` (for IDLE/FREQ), calling `per_key` after each
+/// key (the server's `rdb-key-save-delay` test aid).
 pub fn write_with<W: Write>(
     w: W,
     dbs: &[Db],
     hdr: &Header,
     opts: &SaveOptions,
     checksum: bool,
+    now_ms: i64,
     mut per_key: impl FnMut(),
 ) -> io::Result<()> {
+    let clock = ((now_ms / 1000) & (LRU_CLOCK_SIZE - 1)) as u32;
     let mut s = Sink {
         w,
         buf: Vec::with_capacity(CHUNK + 4096),
@@ -141,6 +167,19 @@ pub fn write_with<W: Write>(
                 s.buf.push(opcode::EXPIRETIME_MS);
                 s.buf.extend_from_slice(&when.to_le_bytes());
             }
+            match hdr.access {
+                Access::Plain => {}
+                Access::Lru => {
+                    let idle = (clock as i64 - obj.lru as i64).rem_euclid(LRU_CLOCK_SIZE);
+                    s.buf.push(opcode::IDLE);
+                    encode::write_len(&mut s.buf, idle as u64);
+                }
+                Access::Lfu { decay_time } => {
+                    s.buf.push(opcode::FREQ);
+                    s.buf
+                        .push(crate::keyspace::lfu::decayed(obj.lru, now_ms, decay_time));
+                }
+            }
             s.buf.push(encode::object_type(&obj.val, opts));
             encode::write_string(&mut s.buf, key, c);
             encode::write_value(&mut s.buf, &obj.val, opts);
@@ -167,6 +206,9 @@ pub struct LoadOptions {
     pub verify_checksum: bool,
     /// The access stamp loaded objects get.
     pub lru: u32,
+    /// Whether `Obj::lru` holds LFU counters (FREQ applies) or the LRU
+    /// clock (IDLE applies).
+    pub lfu: bool,
 }
 
 /// What a load found.
@@ -216,6 +258,8 @@ pub fn load(bytes: &[u8], dbs: &mut [Db], opts: &LoadOptions) -> Result<Loaded, 
     };
     let mut db = 0usize;
     let mut expire: Option<i64> = None;
+    let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
+    let clock = ((opts.now_ms / 1000) & (LRU_CLOCK_SIZE - 1)) as u32;
     loop {
         let at = r.pos();
         let op = r.read_u8()?;
@@ -229,12 +273,8 @@ pub fn load(bytes: &[u8], dbs: &mut [Db], opts: &LoadOptions) -> Result<Loaded, 
                 a.copy_from_slice(r.take(8)?);
                 expire = Some(i64::from_le_bytes(a));
             }
-            opcode::FREQ => {
-                r.read_u8()?;
-            }
-            opcode::IDLE => {
-                r.read_len()?;
-            }
+            opcode::FREQ => freq = Some(r.read_u8()?),
+            opcode::IDLE => idle = Some(r.read_len()?),
             opcode::EOF => break,
             opcode::SELECTDB => {
                 let n = r.read_len()?;
@@ -271,6 +311,15 @@ pub fn load(bytes: &[u8], dbs: &mut [Db], opts: &LoadOptions) -> Result<Loaded, 
                 let key = r.read_string()?.into_sds();
                 let val = super::read_value(&mut r, ty)?;
                 let when = expire.take();
+                let lru = match (opts.lfu, freq.take(), idle.take()) {
+                    (true, Some(f), _) => {
+                        ((crate::keyspace::lfu::minutes(opts.now_ms) as u32) << 8) | f as u32
+                    }
+                    (false, _, Some(i)) => (clock as i64 - (i as i64 % LRU_CLOCK_SIZE))
+                        .rem_euclid(LRU_CLOCK_SIZE)
+                        as u32,
+                    _ => opts.lru,
+                };
                 if opts.master && when.is_some_and(|w| w < opts.now_ms) {
                     out.keys_expired += 1;
                     continue;
@@ -282,7 +331,7 @@ pub fn load(bytes: &[u8], dbs: &mut [Db], opts: &LoadOptions) -> Result<Loaded, 
                         what: "duplicated key",
                     });
                 }
-                d.dict.insert_new(key.clone(), Obj::new(val, opts.lru));
+                d.dict.insert_new(key.clone(), Obj::new(val, lru));
                 if when.is_some() {
                     d.set_expire(&key, when);
                 }
@@ -321,6 +370,7 @@ mod tests {
             master: true,
             verify_checksum: true,
             lru: 0,
+            lfu: false,
         }
     }
 
@@ -341,6 +391,7 @@ mod tests {
         let hdr = Header {
             ctime: 1_700_000_000,
             used_mem: 1_000_000,
+            access: Access::Plain,
         };
         write(&mut out, d, &hdr, &SaveOptions::default(), checksum).unwrap();
         out
@@ -393,6 +444,43 @@ mod tests {
         assert_eq!(&unchecked[unchecked.len() - 8..], &[0u8; 8]);
         // A zero checksum is not verified.
         assert!(load(&unchecked, &mut dbs(16), &opts(0)).is_ok());
+    }
+
+    #[test]
+    fn idle_and_freq_records_carry_access_stamps_across_a_restart() {
+        let mut d = dbs(1);
+        let now_ms = 1_700_000_000_000;
+        let clock = ((now_ms / 1000) & 0xff_ffff) as u32;
+        put(&mut d[0], "k", Value::Int(1), None);
+        d[0].dict.get_mut(b"k".as_slice()).unwrap().lru = clock - 100;
+        let mut hdr = Header {
+            ctime: now_ms / 1000,
+            used_mem: 0,
+            access: Access::Lru,
+        };
+        let mut bytes = Vec::new();
+        write(&mut bytes, &d, &hdr, &SaveOptions::default(), true).unwrap();
+        assert!(bytes.windows(3).any(|w| w == [opcode::IDLE, 0x40, 100]));
+        let mut back = dbs(1);
+        load(&bytes, &mut back, &opts(now_ms + 50_000)).unwrap();
+        assert_eq!(
+            back[0].dict.get(b"k".as_slice()).unwrap().lru,
+            clock + 50 - 100
+        );
+
+        let lfu_stamp = crate::keyspace::lfu::init(now_ms) & !0xff | 42;
+        d[0].dict.get_mut(b"k".as_slice()).unwrap().lru = lfu_stamp;
+        hdr.access = Access::Lfu { decay_time: 1 };
+        let mut bytes = Vec::new();
+        write(&mut bytes, &d, &hdr, &SaveOptions::default(), true).unwrap();
+        assert!(bytes.windows(2).any(|w| w == [opcode::FREQ, 42]));
+        let mut back = dbs(1);
+        let o = LoadOptions {
+            lfu: true,
+            ..opts(now_ms)
+        };
+        load(&bytes, &mut back, &o).unwrap();
+        assert_eq!(back[0].dict.get(b"k".as_slice()).unwrap().lru, lfu_stamp);
     }
 
     #[test]

@@ -88,7 +88,12 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         .context("starting the event loop")?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
-        let listeners = picket::net::bind_all(&cfg)?;
+        // The snapshot is loaded before any socket listens; a corrupt file
+        // ends start-up here (exit code 1, the message names file and offset).
+        let mut server = Server::new(cfg);
+        server.load_rdb_file()?;
+        let cfg = &server.config;
+        let listeners = picket::net::bind_all(cfg)?;
         if listeners.is_empty() {
             anyhow::bail!("no listening sockets could be opened (check `bind` and `port`)");
         }
@@ -98,7 +103,6 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         }
         let hz = cfg.hz.clamp(1, 500) as u64;
         let pidfile = cfg.pidfile.clone();
-        let mut server = Server::new(cfg);
         server.on_loglevel = Some(Box::new(move |l: LogLevel| {
             let _ = reload_level.reload(EnvFilter::new(l.filter()));
         }));
@@ -128,12 +132,25 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         let mut sigterm =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-        tokio::select! {
-            _ = sigterm.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-            _ = sigint.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-            _ = shutdown.notified() => {}
+        loop {
+            // SHUTDOWN saved already; a signal saves here (and keeps serving
+            // when that fails, as redis-server does).
+            tokio::select! {
+                _ = sigterm.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+                _ = sigint.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+                _ = shutdown.notified() => break,
+            }
+            tracing::warn!("User requested shutdown...");
+            let saved = srv
+                .borrow_mut()
+                .prepare_shutdown(picket::server::ShutdownMode::Default, false);
+            if saved.is_ok() {
+                break;
+            }
+            tracing::warn!(
+                "Errors trying to shut down the server. Check the logs for more information."
+            );
         }
-        tracing::warn!("User requested shutdown...");
         if !pidfile.is_empty() {
             let _ = std::fs::remove_file(&pidfile);
         }

@@ -435,6 +435,7 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_async(ctx)?;
     let n = empty_dbs(ctx, None, lazy);
     ctx.dirty(n + 1);
+    ctx.srv.flushall_reset_rdb(ctx.now_ms);
     ctx.client.ok();
     Ok(())
 }
@@ -445,12 +446,15 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
 /// On success the server exits and the connection closes without a reply.
 fn shutdown(ctx: &mut Ctx) -> CmdResult {
     let mut mode = ShutdownMode::Default;
+    let mut force = false;
     for i in 1..ctx.argc() {
         if ctx.arg_is(i, "NOSAVE") {
             mode = ShutdownMode::NoSave;
         } else if ctx.arg_is(i, "SAVE") {
             mode = ShutdownMode::Save;
-        } else if ctx.arg_is(i, "NOW") || ctx.arg_is(i, "FORCE") {
+        } else if ctx.arg_is(i, "NOW") {
+        } else if ctx.arg_is(i, "FORCE") {
+            force = true;
         } else if ctx.arg_is(i, "ABORT") {
             if ctx.srv.shutdown.take().is_none() {
                 return Err(RErr::lit("ERR No shutdown in progress."));
@@ -462,6 +466,9 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
         }
     }
     tracing::warn!(client = %ctx.client.addr, "User requested shutdown...");
+    ctx.srv
+        .prepare_shutdown(mode, force)
+        .map_err(|_| RErr::lit("ERR Errors trying to SHUTDOWN. Check logs."))?;
     ctx.srv.shutdown = Some(mode);
     ctx.srv.shutdown_notify.notify_one();
     Ok(())

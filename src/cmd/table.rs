@@ -26,7 +26,7 @@ impl CommandTable {
     pub fn get() -> &'static CommandTable {
         static TABLE: OnceLock<CommandTable> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let families: [&'static [CommandSpec]; 11] = [
+            let families: [&'static [CommandSpec]; 12] = [
                 super::connection::COMMANDS,
                 super::admin::COMMANDS,
                 super::keys::COMMANDS,
@@ -38,6 +38,7 @@ impl CommandTable {
                 super::pubsub::COMMANDS,
                 super::transactions::COMMANDS,
                 super::dump::COMMANDS,
+                super::persistence::COMMANDS,
             ];
             let mut map = HashMap::default();
             for f in families {

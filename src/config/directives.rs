@@ -161,6 +161,9 @@ pub struct Config {
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
     pub stop_writes_on_bgsave_error: bool,
+    /// Test aid: microseconds to sleep per key while saving (Redis's
+    /// hidden `rdb-key-save-delay`).
+    pub rdb_key_save_delay: i64,
     pub aof_load_truncated: bool,
     pub auto_aof_rewrite_percentage: i64,
     pub auto_aof_rewrite_min_size: u64,
@@ -235,6 +238,7 @@ impl Default for Config {
             rdbcompression: true,
             rdbchecksum: true,
             stop_writes_on_bgsave_error: true,
+            rdb_key_save_delay: 0,
             aof_load_truncated: true,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
@@ -600,6 +604,12 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     memory!("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size),
     integer!("hz", hz, 0, i32::MAX as i64),
+    integer!(
+        "rdb-key-save-delay",
+        rdb_key_save_delay,
+        i32::MIN as i64,
+        i32::MAX as i64
+    ),
     memory!("proto-max-bulk-len", proto_max_bulk_len),
     memory!("client-query-buffer-limit", client_query_buffer_limit),
     Directive {

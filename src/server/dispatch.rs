@@ -59,6 +59,11 @@ impl Server {
                 return;
             }
         }
+        // Redis refuses PING too, so clients notice (processCommand).
+        if self.writes_denied_by_disk_error() && (cmd.has(flags::WRITE) || cmd.name == "ping") {
+            self.reject(c, Some(cmd), args, crate::persistence::save::MISCONF);
+            return;
+        }
         if c.in_resp2_pubsub() && !cmd.has(flags::PUBSUB_CONTEXT) {
             let msg = format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",

@@ -90,6 +90,8 @@ pub struct Server {
     pub obuf_hard_limits: (u64, u64),
     /// Eviction candidates kept across calls (Redis: EvictionPoolLRU).
     pub evict_pool: evict::EvictionPool,
+    /// RDB snapshot state (background save, save statistics).
+    pub rdb: crate::persistence::save::RdbState,
     /// Applies a new `loglevel` to the running logger (set by the binary).
     pub on_loglevel: Option<Box<dyn Fn(crate::config::LogLevel)>>,
 }
@@ -132,6 +134,7 @@ impl Server {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             on_loglevel: None,
+            rdb: Default::default(),
             obuf_hard_limits: hard_limits(&config),
             evict_pool: evict::EvictionPool::default(),
             config,

@@ -16,6 +16,7 @@
 pub mod crc64;
 pub mod decode;
 pub mod encode;
+pub mod file;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;
@@ -129,4 +130,46 @@ pub enum RdbError {
         /// Where the type byte is.
         offset: usize,
     },
+    /// An RDB file from a newer Redis (or not a version number at all).
+    #[error(
+        "can't handle RDB format version {version} (at offset {offset}; picket reads 1 to 10)"
+    )]
+    Version {
+        /// The version in the header.
+        version: u32,
+        /// Where the version digits start.
+        offset: usize,
+    },
+    /// The CRC64 trailer does not match the file's contents.
+    #[error("wrong RDB checksum at offset {offset}: the file says {expected:016x}, the data gives {computed:016x}")]
+    Checksum {
+        /// Where the checksum is.
+        offset: usize,
+        /// The checksum stored in the file.
+        expected: u64,
+        /// The checksum of the bytes before it.
+        computed: u64,
+    },
+    /// Content picket does not load (functions, module data).
+    #[error("unsupported RDB content at offset {offset}: {what}")]
+    Unsupported {
+        /// Where the item starts.
+        offset: usize,
+        /// What it is.
+        what: &'static str,
+    },
+}
+
+impl RdbError {
+    /// The byte offset the error refers to.
+    pub fn offset(&self) -> usize {
+        match *self {
+            RdbError::Truncated { offset }
+            | RdbError::Invalid { offset, .. }
+            | RdbError::UnsupportedType { offset, .. }
+            | RdbError::Version { offset, .. }
+            | RdbError::Checksum { offset, .. }
+            | RdbError::Unsupported { offset, .. } => offset,
+        }
+    }
 }

@@ -1,0 +1,73 @@
+//! Persistence commands: SAVE BGSAVE LASTSAVE (the work is in
+//! `persistence::save`).
+
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use crate::spec;
+
+/// The persistence family.
+pub static COMMANDS: &[CommandSpec] = &[
+    spec!("save", 1, ADMIN | NO_MULTI, 0, 0, 0, "admin", save),
+    spec!("bgsave", -1, ADMIN, 0, 0, 0, "admin", bgsave),
+    spec!(
+        "lastsave",
+        1,
+        FAST | LOADING | STALE,
+        0,
+        0,
+        0,
+        "admin",
+        lastsave
+    ),
+];
+
+const IN_PROGRESS: RErr = RErr::lit("ERR Background save already in progress");
+
+/// ```text
+/// SAVE
+/// ```
+fn save(ctx: &mut Ctx) -> CmdResult {
+    if ctx.srv.rdb.child.is_some() {
+        return Err(IN_PROGRESS);
+    }
+    ctx.srv.rdb_save(ctx.now_ms).map_err(|_| RErr::lit("ERR"))?;
+    ctx.srv.rdb.saves += 1;
+    ctx.client.ok();
+    Ok(())
+}
+
+/// ```text
+/// BGSAVE [SCHEDULE]
+/// ```
+fn bgsave(ctx: &mut Ctx) -> CmdResult {
+    let schedule = match ctx.argc() {
+        1 => false,
+        2 if ctx.arg_is(1, "SCHEDULE") => true,
+        _ => return Err(errors::SYNTAX),
+    };
+    if ctx.srv.rdb.child.is_some() {
+        return Err(IN_PROGRESS);
+    }
+    // Inside EXEC Redis never forks: the cron starts the save afterwards.
+    // (SCHEDULE otherwise only waits for other kinds of child, which
+    // picket does not have.)
+    if ctx.in_exec {
+        ctx.srv.rdb.bgsave_scheduled = true;
+        ctx.client.simple("Background saving scheduled");
+        return Ok(());
+    }
+    let _ = schedule;
+    ctx.srv
+        .rdb_bgsave(ctx.now_ms)
+        .map_err(|_| RErr::lit("ERR"))?;
+    ctx.client.simple("Background saving started");
+    Ok(())
+}
+
+/// ```text
+/// LASTSAVE
+/// ```
+fn lastsave(ctx: &mut Ctx) -> CmdResult {
+    let t = ctx.srv.lastsave;
+    ctx.client.int(t);
+    Ok(())
+}

@@ -1,0 +1,545 @@
+//! RDB snapshot files with real processes: SAVE/BGSAVE/SHUTDOWN/SIGTERM
+//! write `dump.rdb`, a restart loads it, and files travel both ways
+//! between picket and Debian's redis-server 7.0, compared key by key
+//! (contents, TTLs and encodings).
+
+mod common;
+use common::{cmd, err, picket_bin, Proc};
+use redis::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn dir_arg(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// picket on an existing directory (the harness's own scratch dir only
+/// holds the log).
+fn picket_in(dir: &Path, extra: &[&str]) -> Proc {
+    let mut args = vec!["--dir", dir_arg(dir)];
+    args.extend_from_slice(extra);
+    Proc::picket(&args)
+}
+
+fn s(v: Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+        Value::SimpleString(s) => s,
+        Value::Okay => "OK".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Nil => "(nil)".into(),
+        Value::Double(d) => d.to_string(),
+        Value::Array(a) | Value::Set(a) => {
+            let v: Vec<String> = a.into_iter().map(s).collect();
+            format!("[{}]", v.join(","))
+        }
+        v => format!("{v:?}"),
+    }
+}
+
+fn strs(v: Value) -> Vec<String> {
+    match v {
+        Value::Array(a) | Value::Set(a) => a.into_iter().map(s).collect(),
+        v => panic!("not an array: {v:?}"),
+    }
+}
+
+fn q(c: &mut redis::Connection, args: &[&str]) -> String {
+    s(cmd(c, args).unwrap_or_else(|e| panic!("{args:?}: {e}")))
+}
+
+/// Every key of every database: type, encoding, contents in a canonical
+/// order, and whether it has a TTL (within a minute of `ttl_ms` when set).
+fn snapshot(c: &mut redis::Connection) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for db in 0..16 {
+        q(c, &["SELECT", &db.to_string()]);
+        for k in strs(cmd(c, &["KEYS", "*"]).unwrap()) {
+            let ty = q(c, &["TYPE", &k]);
+            let enc = q(c, &["OBJECT", "ENCODING", &k]);
+            let body = match ty.as_str() {
+                "string" => q(c, &["GET", &k]),
+                "list" => q(c, &["LRANGE", &k, "0", "-1"]),
+                "hash" => {
+                    let mut v = strs(cmd(c, &["HGETALL", &k]).unwrap());
+                    let mut pairs: Vec<String> = v
+                        .chunks_mut(2)
+                        .map(|p| format!("{}={}", p[0], p[1]))
+                        .collect();
+                    pairs.sort();
+                    pairs.join(",")
+                }
+                "set" => {
+                    let mut v = strs(cmd(c, &["SMEMBERS", &k]).unwrap());
+                    v.sort();
+                    v.join(",")
+                }
+                "zset" => q(c, &["ZRANGE", &k, "0", "-1", "WITHSCORES"]),
+                t => panic!("type {t}"),
+            };
+            let pttl: i64 = q(c, &["PTTL", &k]).parse().unwrap();
+            let ttl = if pttl < 0 {
+                pttl.to_string()
+            } else {
+                format!("~{}m", (pttl + 30_000) / 60_000)
+            };
+            out.insert(format!("{db}/{k}"), format!("{ty} {enc} ttl={ttl} {body}"));
+        }
+    }
+    q(c, &["SELECT", "0"]);
+    out
+}
+
+/// One key of every type and encoding, some with TTLs, in two databases.
+fn populate(c: &mut redis::Connection) {
+    let long = "x".repeat(300);
+    let big: Vec<String> = (0..300).map(|i| format!("member-{i}")).collect();
+    q(c, &["SET", "str", "hello"]);
+    q(c, &["SET", "int", "-123456"]);
+    q(c, &["SET", "long", &long]);
+    q(c, &["SET", "bin", "a\u{1}\u{0}b"]);
+    q(c, &["SET", "ttl", "v", "PX", "500000"]);
+    q(c, &["RPUSH", "list", "a", "1", "b", "-7"]);
+    let mut a = vec!["RPUSH", "biglist"];
+    a.extend(big.iter().map(String::as_str));
+    a.push(&long);
+    q(c, &a);
+    q(c, &["HSET", "hash", "f1", "v1", "f2", "22"]);
+    let mut a = vec!["HSET", "bighash"];
+    for m in &big {
+        a.push(m);
+        a.push("v");
+    }
+    q(c, &a);
+    q(c, &["SADD", "intset", "1", "2", "-300", "70000"]);
+    q(c, &["SADD", "smallset", "a", "b", "3"]);
+    let mut a = vec!["SADD", "bigset"];
+    a.extend(big.iter().map(String::as_str));
+    q(c, &a);
+    q(c, &["ZADD", "zset", "1", "a", "2.5", "b", "-3", "c"]);
+    let mut a = vec!["ZADD", "bigzset"];
+    let scores: Vec<String> = (0..300).map(|i| format!("{}.25", i)).collect();
+    for (m, sc) in big.iter().zip(&scores) {
+        a.push(sc);
+        a.push(m);
+    }
+    q(c, &a);
+    q(c, &["EXPIRE", "hash", "100000"]);
+    q(c, &["SELECT", "5"]);
+    q(c, &["SET", "in5", "five"]);
+    q(c, &["LPUSH", "l5", "x"]);
+    q(c, &["SELECT", "0"]);
+}
+
+fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn info_field(c: &mut redis::Connection, name: &str) -> String {
+    let info = q(c, &["INFO", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+}
+
+#[test]
+fn every_type_survives_save_and_a_restart_with_its_ttls() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = picket_in(dir.path(), &[]);
+    let mut c = p.conn();
+    populate(&mut c);
+    let before = snapshot(&mut c);
+    assert_eq!(q(&mut c, &["SAVE"]), "OK");
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    drop(p); // SIGKILL: only the SAVE persisted anything
+    let p = picket_in(dir.path(), &[]);
+    let mut c = p.conn();
+    assert_eq!(snapshot(&mut c), before);
+    assert!(p.log_text().contains("keys loaded: 16"), "{}", p.log_text());
+    assert_eq!(info_field(&mut c, "rdb_last_load_keys_loaded"), "16");
+}
+
+#[test]
+fn bgsave_forks_while_the_server_keeps_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = picket_in(dir.path(), &["--save", ""]);
+    let mut c = p.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..200 {
+        let mut a: Vec<String> = vec![];
+        for j in 0..500 {
+            a.push(format!("key:{i}:{j}"));
+            a.push(format!("value-{j}"));
+        }
+        pipe.cmd("MSET").arg(a).ignore();
+    }
+    let () = pipe.query(&mut c).unwrap();
+    assert_eq!(q(&mut c, &["BGSAVE"]), "Background saving started");
+    // The parent keeps serving while the child writes.
+    let mut w = p.conn();
+    for i in 0..50 {
+        assert_eq!(q(&mut w, &["SET", &format!("during:{i}"), "x"]), "OK");
+    }
+    if info_field(&mut c, "rdb_bgsave_in_progress") == "1" {
+        assert_eq!(
+            err(&mut c, &["BGSAVE"]),
+            "ERR Background save already in progress"
+        );
+        assert_eq!(
+            err(&mut c, &["BGSAVE", "SCHEDULE"]),
+            "ERR Background save already in progress"
+        );
+        assert_eq!(
+            err(&mut c, &["SAVE"]),
+            "ERR Background save already in progress"
+        );
+    }
+    assert!(wait_for(Duration::from_secs(20), || info_field(
+        &mut c,
+        "rdb_bgsave_in_progress"
+    ) == "0"));
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(info_field(&mut c, "rdb_saves"), "1");
+    assert_ne!(info_field(&mut c, "rdb_last_bgsave_time_sec"), "-1");
+    // Only the writes after the fork are still unsaved.
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "50");
+    assert_eq!(err(&mut c, &["BGSAVE", "NOW"]), "ERR syntax error");
+    drop(p);
+    let p = picket_in(dir.path(), &["--save", ""]);
+    let mut c = p.conn();
+    let n: i64 = q(&mut c, &["DBSIZE"]).parse().unwrap();
+    assert!((100_000..=100_050).contains(&n), "{n}");
+    assert_eq!(q(&mut c, &["GET", "key:199:499"]), "value-499");
+}
+
+#[test]
+fn a_slow_bgsave_refuses_a_second_save_and_dies_with_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = picket_in(dir.path(), &["--save", "", "--rdb-key-save-delay", "2000"]);
+    let mut c = p.conn();
+    for i in 0..1000 {
+        q(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    assert_eq!(q(&mut c, &["BGSAVE"]), "Background saving started");
+    assert_eq!(info_field(&mut c, "rdb_bgsave_in_progress"), "1");
+    assert_eq!(
+        err(&mut c, &["BGSAVE"]),
+        "ERR Background save already in progress"
+    );
+    assert_eq!(
+        err(&mut c, &["BGSAVE", "SCHEDULE"]),
+        "ERR Background save already in progress"
+    );
+    assert_eq!(
+        err(&mut c, &["SAVE"]),
+        "ERR Background save already in progress"
+    );
+    // The parent answers while the child writes.
+    let start = Instant::now();
+    for i in 0..100 {
+        assert_eq!(q(&mut c, &["INCR", "counter"]), (i + 1).to_string());
+    }
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert_eq!(info_field(&mut c, "rdb_bgsave_in_progress"), "1");
+    let temp = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                let n = e.as_ref().unwrap().file_name();
+                n.to_string_lossy().starts_with("temp-")
+            })
+            .count()
+    };
+    assert_eq!(temp(), 1);
+    let _ = cmd(&mut c, &["SHUTDOWN", "NOSAVE"]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_eq!(temp(), 0);
+    assert!(!dir.path().join("dump.rdb").exists());
+    assert!(p.log_text().contains("Killing it"));
+}
+
+#[test]
+fn a_save_rule_starts_a_background_save_from_the_cron() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = picket_in(dir.path(), &["--save", "1", "2"]);
+    let mut c = p.conn();
+    q(&mut c, &["SET", "a", "1"]);
+    std::thread::sleep(Duration::from_millis(2200));
+    // One change is not enough for "save 1 2".
+    assert!(!dir.path().join("dump.rdb").exists());
+    q(&mut c, &["SET", "b", "2"]);
+    assert!(wait_for(Duration::from_secs(5), || {
+        info_field(&mut c, "rdb_changes_since_last_save") == "0"
+    }));
+    assert!(dir.path().join("dump.rdb").exists());
+    assert!(p.log_text().contains("2 changes in 1 seconds. Saving..."));
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+}
+
+#[test]
+fn lfu_counters_survive_a_restart_as_freq_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let lfu = ["--save", "", "--maxmemory-policy", "allkeys-lfu"];
+    let p = picket_in(dir.path(), &lfu);
+    let mut c = p.conn();
+    q(&mut c, &["SET", "hot", "v"]);
+    q(&mut c, &["SET", "cold", "v"]);
+    for _ in 0..300 {
+        q(&mut c, &["GET", "hot"]);
+    }
+    let hot = q(&mut c, &["OBJECT", "FREQ", "hot"]);
+    assert!(hot.parse::<u32>().unwrap() > 5, "{hot}");
+    q(&mut c, &["SAVE"]);
+    drop(p);
+    let p = picket_in(dir.path(), &lfu);
+    let mut c = p.conn();
+    assert_eq!(q(&mut c, &["OBJECT", "FREQ", "hot"]), hot);
+    assert_eq!(q(&mut c, &["OBJECT", "FREQ", "cold"]), "5");
+    drop(p);
+    // redis-server reads the same counters.
+    let mut args = vec!["--dir", dir_arg(dir.path()), "--dbfilename", "dump.rdb"];
+    args.extend_from_slice(&lfu[2..]);
+    let r = Proc::redis(&args);
+    assert_eq!(q(&mut r.conn(), &["OBJECT", "FREQ", "hot"]), hot);
+}
+
+#[test]
+fn bgsave_inside_exec_is_scheduled_for_the_cron() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = picket_in(dir.path(), &["--save", ""]);
+    let mut c = p.conn();
+    q(&mut c, &["SET", "k", "v"]);
+    q(&mut c, &["MULTI"]);
+    q(&mut c, &["BGSAVE"]);
+    assert_eq!(q(&mut c, &["EXEC"]), "[Background saving scheduled]");
+    let file = dir.path().join("dump.rdb");
+    assert!(wait_for(Duration::from_secs(10), || file.exists()));
+}
+
+#[test]
+fn lastsave_moves_forward_on_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = picket_in(dir.path(), &["--save", ""]);
+    let mut c = p.conn();
+    let t0: i64 = q(&mut c, &["LASTSAVE"]).parse().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    q(&mut c, &["SAVE"]);
+    let t1: i64 = q(&mut c, &["LASTSAVE"]).parse().unwrap();
+    assert!(t1 > t0, "{t0} {t1}");
+    assert_eq!(info_field(&mut c, "rdb_last_save_time"), t1.to_string());
+}
+
+#[test]
+fn shutdown_saves_with_save_rules_and_not_with_nosave() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dump.rdb");
+    let mut p = picket_in(dir.path(), &["--save", "3600", "1"]);
+    let mut c = p.conn();
+    q(&mut c, &["SET", "k", "v1"]);
+    let _ = cmd(&mut c, &["SHUTDOWN"]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(file.exists());
+
+    let mut p = picket_in(dir.path(), &["--save", "3600", "1"]);
+    let mut c = p.conn();
+    assert_eq!(q(&mut c, &["GET", "k"]), "v1");
+    q(&mut c, &["SET", "k", "v2"]);
+    let _ = cmd(&mut c, &["SHUTDOWN", "NOSAVE"]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), Some(0));
+
+    // No save rules: no save, unless SHUTDOWN SAVE.
+    let mut p = picket_in(dir.path(), &["--save", ""]);
+    let mut c = p.conn();
+    assert_eq!(q(&mut c, &["GET", "k"]), "v1");
+    q(&mut c, &["SET", "k", "v3"]);
+    let _ = cmd(&mut c, &["SHUTDOWN"]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), Some(0));
+    let mut p = picket_in(dir.path(), &["--save", ""]);
+    let mut c = p.conn();
+    assert_eq!(q(&mut c, &["GET", "k"]), "v1");
+    q(&mut c, &["SET", "k", "v4"]);
+    let _ = cmd(&mut c, &["SHUTDOWN", "SAVE"]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), Some(0));
+    let p = picket_in(dir.path(), &["--save", ""]);
+    assert_eq!(q(&mut p.conn(), &["GET", "k"]), "v4");
+}
+
+#[test]
+fn flushall_with_save_rules_saves_the_empty_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = picket_in(dir.path(), &["--save", "3600", "1"]);
+    let mut c = p.conn();
+    q(&mut c, &["SET", "k", "v"]);
+    q(&mut c, &["SAVE"]);
+    q(&mut c, &["SET", "k2", "v"]);
+    q(&mut c, &["FLUSHALL"]);
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    assert_eq!(info_field(&mut c, "rdb_saves"), "1");
+    drop(p);
+    let p = picket_in(dir.path(), &["--save", ""]);
+    assert_eq!(q(&mut p.conn(), &["DBSIZE"]), "0");
+}
+
+#[test]
+fn sigterm_saves_before_exiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = picket_in(dir.path(), &["--save", "3600", "1"]);
+    let mut c = p.conn();
+    q(&mut c, &["RPUSH", "l", "a", "b"]);
+    p.signal("TERM");
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), Some(0));
+    let p = picket_in(dir.path(), &[]);
+    assert_eq!(q(&mut p.conn(), &["LRANGE", "l", "0", "-1"]), "[a,b]");
+}
+
+#[test]
+fn a_failed_bgsave_stops_writes_and_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = dir.path().join("gone");
+    std::fs::create_dir(&gone).unwrap();
+    let mut p = picket_in(dir.path(), &["--save", "3600", "1"]);
+    let mut c = p.conn();
+    q(&mut c, &["SET", "k", "v"]);
+    q(&mut c, &["CONFIG", "SET", "dir", dir_arg(&gone)]);
+    std::fs::remove_dir(&gone).unwrap();
+    assert_eq!(q(&mut c, &["BGSAVE"]), "Background saving started");
+    assert!(wait_for(Duration::from_secs(10), || info_field(
+        &mut c,
+        "rdb_last_bgsave_status"
+    ) == "err"));
+    let misconf = err(&mut c, &["SET", "k", "w"]);
+    assert!(misconf.starts_with("MISCONF Redis is configured to save RDB snapshots"));
+    assert!(err(&mut c, &["PING"]).starts_with("MISCONF"));
+    assert_eq!(q(&mut c, &["GET", "k"]), "v");
+    assert_eq!(err(&mut c, &["SAVE"]), "ERR");
+    assert_eq!(
+        err(&mut c, &["SHUTDOWN"]),
+        "ERR Errors trying to SHUTDOWN. Check logs."
+    );
+    assert!(p.alive());
+    q(
+        &mut c,
+        &["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"],
+    );
+    assert_eq!(q(&mut c, &["SET", "k", "w"]), "OK");
+    let _ = cmd(&mut c, &["SHUTDOWN", "NOSAVE"]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn picket_files_load_in_redis_server_with_the_same_encodings() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = picket_in(dir.path(), &["--save", ""]);
+    let mut c = p.conn();
+    populate(&mut c);
+    let mine = snapshot(&mut c);
+    q(&mut c, &["SAVE"]);
+    drop(p);
+    let r = Proc::redis(&["--dir", dir_arg(dir.path()), "--dbfilename", "dump.rdb"]);
+    let mut rc = r.conn();
+    assert_eq!(snapshot(&mut rc), mine, "{}", r.log_text());
+}
+
+#[test]
+fn redis_server_files_load_in_picket_key_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Proc::redis(&["--dir", dir_arg(dir.path()), "--dbfilename", "dump.rdb"]);
+    let mut rc = r.conn();
+    populate(&mut rc);
+    let theirs = snapshot(&mut rc);
+    q(&mut rc, &["SAVE"]);
+    drop(r);
+    let p = picket_in(dir.path(), &["--save", ""]);
+    assert_eq!(snapshot(&mut p.conn()), theirs, "{}", p.log_text());
+}
+
+/// The bytes after the aux fields, without the CRC.
+fn body(file: &[u8]) -> &[u8] {
+    let marker = b"aof-base\xc0\x00";
+    let at = file
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .expect("aof-base aux field");
+    &file[at + marker.len()..file.len() - 8]
+}
+
+#[test]
+fn the_file_body_is_byte_identical_to_redis_server_for_the_same_data() {
+    // One key per database, so hash-table order plays no part.
+    let fill = |c: &mut redis::Connection| {
+        q(c, &["HSET", "h", "f", "v", "n", "12"]);
+        q(c, &["SELECT", "1"]);
+        q(c, &["RPUSH", "l", "a", "bb", "300"]);
+        q(c, &["PEXPIREAT", "l", "4000000000000"]);
+        q(c, &["SELECT", "2"]);
+        q(c, &["ZADD", "z", "1.5", "m", "2", "n"]);
+        q(c, &["SELECT", "3"]);
+        q(c, &["SET", "s", &"abc".repeat(40)]);
+        q(c, &["SELECT", "4"]);
+        q(c, &["SADD", "i", "1", "2", "3"]);
+        q(c, &["SAVE"]);
+    };
+    let pdir = tempfile::tempdir().unwrap();
+    let p = picket_in(pdir.path(), &["--save", ""]);
+    fill(&mut p.conn());
+    let rdir = tempfile::tempdir().unwrap();
+    let r = Proc::redis(&["--dir", dir_arg(rdir.path()), "--dbfilename", "dump.rdb"]);
+    fill(&mut r.conn());
+    let mine = std::fs::read(pdir.path().join("dump.rdb")).unwrap();
+    let theirs = std::fs::read(rdir.path().join("dump.rdb")).unwrap();
+    assert_eq!(&mine[..9], &theirs[..9]);
+    assert_eq!(body(&mine), body(&theirs));
+}
+
+/// Starts picket on `dir` expecting it to fail; returns (exit code, output).
+fn failed_start(dir: &Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new("timeout")
+        .args(["20", picket_bin(), "--port", "0", "--bind", "127.0.0.1"])
+        .args(["--dir", dir_arg(dir)])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
+}
+
+#[test]
+fn a_corrupt_or_truncated_file_stops_start_up_with_the_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = picket_in(dir.path(), &["--save", ""]);
+    let mut c = p.conn();
+    populate(&mut c);
+    q(&mut c, &["SAVE"]);
+    drop(p);
+    let file = dir.path().join("dump.rdb");
+    let good = std::fs::read(&file).unwrap();
+
+    std::fs::write(&file, &good[..good.len() / 2]).unwrap();
+    let (code, text) = failed_start(dir.path());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("dump.rdb") && text.contains("offset"),
+        "{text}"
+    );
+
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 3] ^= 0xff; // in the checksum
+    std::fs::write(&file, &bad).unwrap();
+    let (code, text) = failed_start(dir.path());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("checksum"), "{text}");
+
+    std::fs::write(&file, b"REDIS0011\xff").unwrap();
+    let (code, text) = failed_start(dir.path());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("version 11"), "{text}");
+}

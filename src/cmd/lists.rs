@@ -143,6 +143,16 @@ fn pop(l: &mut List, end: End) -> Option<Sds> {
     }
 }
 
+/// Pops `n` elements (at most the list's length) from `end` and writes them
+/// as an array reply.
+fn pop_reply(c: &mut crate::server::client::Client, l: &mut List, end: End, n: usize) {
+    c.array(n);
+    for _ in 0..n {
+        let v = pop(l, end).unwrap_or_default();
+        c.bulk(&v);
+    }
+}
+
 /// Normalizes a start/stop pair against `len` (Redis's LRANGE rules):
 /// `None` when the range is empty.
 fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
@@ -288,11 +298,7 @@ fn pop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
         }
         Some(n) => {
             let n = (n as usize).min(l.len());
-            ctx.client.array(n);
-            for _ in 0..n {
-                let v = pop(l, end).unwrap_or_default();
-                ctx.client.bulk(&v);
-            }
+            pop_reply(ctx.client, l, end, n);
             n
         }
     };
@@ -727,11 +733,7 @@ fn mpop_key(
     let n = count.min(l.len());
     ctx.client.array(2);
     ctx.client.bulk(key);
-    ctx.client.array(n);
-    for _ in 0..n {
-        let v = pop(l, end).unwrap_or_default();
-        ctx.client.bulk(&v);
-    }
+    pop_reply(ctx.client, l, end, n);
     drop_if_empty(ks, db, key);
     ctx.touch(key);
     ctx.dirty(n as u64);

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Persistence benchmarks, picket-server vs Debian's redis-server 7.0, side
+# by side in one run:
+#   1. p99 SET latency while a BGSAVE of KEYS keys runs (and without one);
+#   2. time to load a KEYS-key RDB at start (spawn until PING answers PONG).
+#
+#   bash benches/persistence.sh                  # KEYS=1000000
+#   KEYS=200000 N=200000 bash benches/persistence.sh   # quick run
+#
+# Environment: KEYS (default 1000000), N SETs per latency run (default
+# 600000, long enough to cover the whole BGSAVE), CLIENTS (default 50),
+# REDIS_SERVER (default redis-server). Output: markdown tables, also in
+# bench-out/persistence.md.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+KEYS="${KEYS:-1000000}"
+N="${N:-600000}"
+CLIENTS="${CLIENTS:-50}"
+REDIS_SERVER="${REDIS_SERVER:-redis-server}"
+OUT=bench-out
+mkdir -p "$OUT"
+WORK="$(mktemp -d)"
+
+for tool in redis-benchmark redis-cli "$REDIS_SERVER"; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 1; }
+done
+echo "building picket-server (release)..." >&2
+cargo build --release --bin picket-server -q
+PICKET="${CARGO_TARGET_DIR:-target}/release/picket-server"
+
+declare -A PID
+cleanup() {
+    for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PID[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+    done
+    echo "no free port" >&2; exit 1
+}
+
+now_ms() { date +%s%3N; }
+
+# start NAME BIN PORT: start in $WORK/NAME (RDB there, no save rules) and
+# wait until PING answers PONG (redis answers -LOADING while it loads).
+# Sets START_MS to the milliseconds it took.
+start() {
+    local name=$1 bin=$2 port=$3 t0
+    mkdir -p "$WORK/$name"
+    t0=$(now_ms)
+    "$bin" --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+        --dir "$WORK/$name" --dbfilename dump.rdb >>"$WORK/$name/log" 2>&1 &
+    PID[$name]=$!
+    for _ in $(seq 1 12000); do
+        if [ "$(timeout 2 redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
+            START_MS=$(($(now_ms) - t0))
+            return
+        fi
+        sleep 0.01
+    done
+    echo "$name did not start:" >&2; cat "$WORK/$name/log" >&2; exit 1
+}
+
+stop() {
+    local name=$1
+    kill -9 "${PID[$name]}" 2>/dev/null || true
+    wait "${PID[$name]}" 2>/dev/null || true
+    unset "PID[$name]"
+}
+
+echo "generating $KEYS keys..." >&2
+awk -v n="$KEYS" 'BEGIN {
+    for (i = 0; i < n; i++)
+        printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$16\r\nval:%012d\r\n", i, i
+}' >"$WORK/mass.resp"
+
+info_field() { timeout 10 redis-cli -p "$1" info persistence | tr -d '\r' | awk -F: -v f="$2" '$1==f{print $2}'; }
+
+# p99 PORT [bgsave]: p99 SET latency (ms) of one redis-benchmark run,
+# optionally starting a BGSAVE just after it starts.
+p99() {
+    local port=$1 with=${2:-} out
+    timeout 600 redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$N" -t set \
+        -r "$KEYS" --csv >"$WORK/bench.$port" 2>&1 &
+    local bp=$!
+    if [ -n "$with" ]; then
+        sleep 0.3
+        timeout 10 redis-cli -p "$port" bgsave >/dev/null
+    fi
+    wait "$bp"
+    if [ -n "$with" ] && [ "$(info_field "$port" rdb_bgsave_in_progress)" != 0 ]; then
+        echo "warning: BGSAVE outlasted the benchmark on $port; raise N" >&2
+    fi
+    tr '\r' '\n' <"$WORK/bench.$port" | awk -F'"' 'NR>1 && $2=="SET" {print $14; exit}'
+}
+
+declare -A BASE BG SAVESEC LOADMS
+for name in picket redis; do
+    bin=$PICKET; [ "$name" = redis ] && bin=$REDIS_SERVER
+    port=$(free_port)
+    start "$name" "$bin" "$port"
+    echo "$name: loading $KEYS keys..." >&2
+    timeout 600 redis-cli -p "$port" --pipe <"$WORK/mass.resp" >/dev/null
+    BASE[$name]=$(p99 "$port")
+    BG[$name]=$(p99 "$port" bgsave)
+    for _ in $(seq 1 600); do
+        [ "$(info_field "$port" rdb_bgsave_in_progress)" = 0 ] && break
+        sleep 0.1
+    done
+    SAVESEC[$name]=$(info_field "$port" rdb_last_bgsave_time_sec)
+    timeout 120 redis-cli -p "$port" save >/dev/null
+    stop "$name"
+    start "$name" "$bin" "$port"
+    LOADMS[$name]=$START_MS
+    keys=$(timeout 10 redis-cli -p "$port" dbsize)
+    [ "$keys" -ge "$KEYS" ] || { echo "$name loaded only $keys keys" >&2; exit 1; }
+    stop "$name"
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0) print "n/a"; else printf "%.2f", a/b }'; }
+TABLE="$OUT/persistence.md"
+{
+    echo "Persistence: $KEYS keys (16-byte keys and values), redis-benchmark SET -c $CLIENTS -n $N, $(nproc) cores, $(date -u +%Y-%m-%d)"
+    echo
+    echo "| measure | picket | redis 7.0 | picket/redis |"
+    echo "|---|---:|---:|---:|"
+    echo "| SET p99 latency, no BGSAVE (ms) | ${BASE[picket]} | ${BASE[redis]} | $(ratio "${BASE[picket]}" "${BASE[redis]}") |"
+    echo "| SET p99 latency during BGSAVE (ms) | ${BG[picket]} | ${BG[redis]} | $(ratio "${BG[picket]}" "${BG[redis]}") |"
+    echo "| BGSAVE duration (s, INFO rdb_last_bgsave_time_sec) | ${SAVESEC[picket]} | ${SAVESEC[redis]} | |"
+    echo "| start-up with the RDB until PING answers (ms) | ${LOADMS[picket]} | ${LOADMS[redis]} | $(ratio "${LOADMS[picket]}" "${LOADMS[redis]}") |"
+} >"$TABLE"
+cat "$TABLE"

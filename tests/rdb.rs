@@ -543,3 +543,75 @@ fn a_corrupt_or_truncated_file_stops_start_up_with_the_offset() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("version 11"), "{text}");
 }
+
+#[test]
+fn a_restarted_server_binds_its_port_while_the_old_save_child_still_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = picket_in(dir.path(), &["--save", "", "--rdb-key-save-delay", "2000"]);
+    let mut c = p.conn();
+    for i in 0..1000 {
+        q(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    // 1000 keys at 2 ms each: the child writes for about two seconds.
+    assert_eq!(q(&mut c, &["BGSAVE"]), "Background saving started");
+    let mut child = None;
+    assert!(wait_for(Duration::from_secs(5), || {
+        child = p
+            .log_text()
+            .split("Background saving started by pid ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<u32>().ok());
+        child.is_some()
+    }));
+    let child = child.unwrap();
+    // The parent dies (as a crashed or OOM-killed server would); its save
+    // child lives on.
+    p.signal("KILL");
+    assert!(p.wait_exit(Duration::from_secs(5)).is_some());
+    assert!(
+        Path::new(&format!("/proc/{child}")).exists(),
+        "the save child should still run"
+    );
+    // A new server on the same port starts at once: the child closed the
+    // listening socket it inherited.
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut next = std::process::Command::new(common::picket_bin())
+        .args([
+            "--port",
+            &p.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            dir_arg(dir2.path()),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Only a live server answers PONG (the child's socket, if it were
+    // still open, would accept connections but never answer).
+    let served = wait_for(Duration::from_secs(5), || {
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", p.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+        let mut buf = [0u8; 7];
+        std::io::Write::write_all(&mut s, b"PING\r\n").is_ok()
+            && std::io::Read::read_exact(&mut s, &mut buf).is_ok()
+            && &buf == b"+PONG\r\n"
+    });
+    let still_running = matches!(next.try_wait(), Ok(None));
+    let _ = next.kill();
+    let out = next.wait_with_output().unwrap();
+    // The orphaned child is ours too: end it by its pid.
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &child.to_string()])
+        .status();
+    assert!(
+        served && still_running,
+        "restart failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -97,6 +97,10 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         if listeners.is_empty() {
             anyhow::bail!("no listening sockets could be opened (check `bind` and `port`)");
         }
+        let listener_fds = listeners
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .collect();
         if !cfg.pidfile.is_empty() {
             std::fs::write(&cfg.pidfile, format!("{}\n", std::process::id()))
                 .with_context(|| format!("writing pidfile {}", cfg.pidfile))?;
@@ -106,6 +110,7 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         server.on_loglevel = Some(Box::new(move |l: LogLevel| {
             let _ = reload_level.reload(EnvFilter::new(l.filter()));
         }));
+        server.rdb.listener_fds = listener_fds;
         let srv = Rc::new(RefCell::new(server));
         for l in listeners {
             let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();

@@ -14,7 +14,7 @@ use crate::server::Server;
 
 /// A listener could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("Could not create server TCP listening socket {addr}: {source}")]
+#[error("Could not create server TCP listening socket {addr}")]
 pub struct BindError {
     /// The address.
     pub addr: String,

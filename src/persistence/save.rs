@@ -41,6 +41,10 @@ pub struct Child {
 pub struct RdbState {
     /// The background save in progress.
     pub child: Option<Child>,
+    /// The listening sockets, closed in a save child (Redis:
+    /// closeChildUnusedResourceAfterFork) so that a server restarted after
+    /// its parent died can bind the port while the child still writes.
+    pub listener_fds: Vec<i32>,
     /// BGSAVE SCHEDULE was asked while a save could not start.
     pub bgsave_scheduled: bool,
     /// Whether the last background save succeeded (rdb_last_bgsave_status).
@@ -60,6 +64,7 @@ pub struct RdbState {
 impl Default for RdbState {
     fn default() -> Self {
         RdbState {
+            listener_fds: Vec::new(),
             child: None,
             bgsave_scheduled: false,
             last_bgsave_ok: true,
@@ -182,6 +187,10 @@ impl Server {
         // no runtime shutdown).
         let pid = unsafe { libc::fork() };
         if pid == 0 {
+            for &fd in &self.rdb.listener_fds {
+                // SAFETY: closes descriptors this child inherited and never uses.
+                unsafe { libc::close(fd) };
+            }
             let code = match self.snapshot(now_ms).write(std::process::id()) {
                 Ok(()) => 0,
                 Err(_) => 1,

@@ -163,6 +163,75 @@ pub(crate) fn empty_scan(c: &mut crate::server::client::Client) {
     c.array(0);
 }
 
+/// A collection HSCAN and SSCAN walk by index.
+pub(crate) trait Scannable: crate::cmd::TypedValue {
+    /// The encoding (as OBJECT ENCODING names it) under which Redis returns
+    /// the whole collection in one reply with cursor 0.
+    const COMPACT: &'static str;
+    /// Number of elements.
+    fn count(&self) -> usize;
+    /// Element `i`: a member, and for hashes its value.
+    fn item(&self, i: usize) -> Option<(&Sds, Option<&Sds>)>;
+}
+
+impl Scannable for HashValue {
+    const COMPACT: &'static str = "listpack";
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn item(&self, i: usize) -> Option<(&Sds, Option<&Sds>)> {
+        self.get_index(i).map(|(k, v)| (k, Some(v)))
+    }
+}
+
+impl Scannable for crate::keyspace::value::SetValue {
+    const COMPACT: &'static str = "intset";
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn item(&self, i: usize) -> Option<(&Sds, Option<&Sds>)> {
+        self.get_index(i).map(|m| (m, None))
+    }
+}
+
+/// HSCAN/SSCAN: `key cursor [MATCH pattern] [COUNT count]`. A collection in
+/// its compact encoding is returned whole with cursor 0, as Redis does; a
+/// larger one is walked with `scan_indexed`.
+pub(crate) fn scan_collection<T: Scannable>(ctx: &mut Ctx) -> CmdResult {
+    let cursor = parse_scan_cursor(ctx.arg(2))?;
+    let (db, now, key, args) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.args);
+    let enc = ctx.srv.config.enc;
+    let Some(obj) = ctx.srv.keyspace.lookup_read(db, key, now) else {
+        empty_scan(ctx.client);
+        return Ok(());
+    };
+    let compact = obj.val.encoding(&enc) == T::COMPACT;
+    let Some(coll) = T::cast(&mut obj.val) else {
+        return Err(errors::WRONGTYPE);
+    };
+    let opts = parse_scan_opts(args, 3)?;
+    let (range, next) = if compact {
+        (0..coll.count(), 0)
+    } else {
+        scan_indexed(coll.count(), cursor, opts.count)
+    };
+    let found: Vec<(&Sds, Option<&Sds>)> = range
+        .filter_map(|i| coll.item(i))
+        .filter(|(k, _)| opts.matches(k))
+        .collect();
+    let c = &mut *ctx.client;
+    c.array(2);
+    c.bulk(itoa::Buffer::new().format(next).as_bytes());
+    c.array(found.iter().map(|(_, v)| 1 + v.is_some() as usize).sum());
+    for (k, v) in found {
+        c.bulk(k);
+        if let Some(v) = v {
+            c.bulk(v);
+        }
+    }
+    Ok(())
+}
+
 /// `count` distinct random indices in `0..len` (`count <= len`).
 pub(crate) fn random_distinct(len: usize, count: usize) -> Vec<usize> {
     let count = count.min(len);
@@ -521,36 +590,7 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
 /// A hash small enough for listpack encoding is returned whole with cursor
 /// 0, as Redis does; a larger one is walked with `scan_indexed`.
 fn hscan(ctx: &mut Ctx) -> CmdResult {
-    let cursor = parse_scan_cursor(ctx.arg(2))?;
-    let (db, now, key, args) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.args);
-    let enc = ctx.srv.config.enc;
-    let Some(obj) = ctx.srv.keyspace.lookup_read(db, key, now) else {
-        empty_scan(ctx.client);
-        return Ok(());
-    };
-    let compact = obj.val.encoding(&enc) == "listpack";
-    let Value::Hash(h) = &obj.val else {
-        return Err(errors::WRONGTYPE);
-    };
-    let opts = parse_scan_opts(args, 3)?;
-    let (range, next) = if compact {
-        (0..h.len(), 0)
-    } else {
-        scan_indexed(h.len(), cursor, opts.count)
-    };
-    let found: Vec<(&Sds, &Sds)> = range
-        .filter_map(|i| h.get_index(i))
-        .filter(|(k, _)| opts.matches(k))
-        .collect();
-    let c = &mut *ctx.client;
-    c.array(2);
-    c.bulk(itoa::Buffer::new().format(next).as_bytes());
-    c.array(found.len() * 2);
-    for (k, v) in found {
-        c.bulk(k);
-        c.bulk(v);
-    }
-    Ok(())
+    scan_collection::<HashValue>(ctx)
 }
 
 /// ```text

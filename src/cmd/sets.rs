@@ -8,9 +8,7 @@
 //! missing key as an empty set and fail with WRONGTYPE if any key holds
 //! another type, as redis-server 7.0 does.
 
-use super::hashes::{
-    empty_scan, parse_scan_cursor, parse_scan_opts, rand_count_arg, random_distinct, scan_indexed,
-};
+use super::hashes::{rand_count_arg, random_distinct, scan_collection};
 use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
 use crate::cmd::{lookup_read_as, lookup_write_as};
 use crate::keyspace::value::{Hasher, SetValue};
@@ -601,32 +599,7 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
 /// A set small enough for intset encoding is returned whole with cursor 0,
 /// as Redis does; a larger one is walked with `scan_indexed`.
 fn sscan(ctx: &mut Ctx) -> CmdResult {
-    let cursor = parse_scan_cursor(ctx.arg(2))?;
-    let (db, now, key, args) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.args);
-    let enc = ctx.srv.config.enc;
-    let Some(obj) = ctx.srv.keyspace.lookup_read(db, key, now) else {
-        empty_scan(ctx.client);
-        return Ok(());
-    };
-    let compact = obj.val.encoding(&enc) == "intset";
-    let Value::Set(s) = &obj.val else {
-        return Err(errors::WRONGTYPE);
-    };
-    let opts = parse_scan_opts(args, 3)?;
-    let (range, next) = if compact {
-        (0..s.len(), 0)
-    } else {
-        scan_indexed(s.len(), cursor, opts.count)
-    };
-    let found: Vec<&Sds> = range
-        .filter_map(|i| s.get_index(i))
-        .filter(|m| opts.matches(m))
-        .collect();
-    let c = &mut *ctx.client;
-    c.array(2);
-    c.bulk(itoa::Buffer::new().format(next).as_bytes());
-    c.bulks(found.into_iter().map(|m| m.as_slice()));
-    Ok(())
+    scan_collection::<SetValue>(ctx)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Server commands: INFO CONFIG DBSIZE FLUSHDB FLUSHALL SHUTDOWN TIME
 //! COMMAND SLOWLOG MONITOR.
 
-use super::{errors, flags, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags, flags::*, help_reply, CmdResult, CommandSpec, Ctx, RErr};
 use crate::config::Config;
 use crate::server::ShutdownMode;
 use crate::spec;
@@ -223,14 +223,6 @@ fn container_without_sub(ctx: &mut Ctx) -> CmdResult {
     Err(RErr::new(format!(
         "ERR wrong number of arguments for '{name}' command"
     )))
-}
-
-fn help_reply(ctx: &mut Ctx, lines: &[&str]) -> CmdResult {
-    ctx.client.array(lines.len());
-    for l in lines {
-        ctx.client.simple(l);
-    }
-    Ok(())
 }
 
 /// ```text

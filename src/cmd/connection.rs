@@ -642,9 +642,5 @@ fn client_help(ctx: &mut Ctx) -> CmdResult {
         "HELP",
         "    Print this help.",
     ];
-    ctx.client.array(lines.len());
-    for l in lines {
-        ctx.client.simple(l);
-    }
-    Ok(())
+    super::help_reply(ctx, &lines)
 }

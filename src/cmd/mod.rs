@@ -133,6 +133,15 @@ pub fn lookup_write_as<'a, T: TypedValue>(
     }
 }
 
+/// Replies to a `<COMMAND> HELP` subcommand: one simple string per line.
+pub fn help_reply(ctx: &mut Ctx, lines: &[&str]) -> CmdResult {
+    ctx.client.array(lines.len());
+    for l in lines {
+        ctx.client.simple(l);
+    }
+    Ok(())
+}
+
 /// What a handler returns: `Ok` after writing its reply, or the error reply.
 pub type CmdResult = Result<(), RErr>;
 

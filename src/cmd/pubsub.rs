@@ -242,9 +242,5 @@ fn pubsub_help(ctx: &mut Ctx) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.client.array(lines.len());
-    for l in lines {
-        ctx.client.simple(l);
-    }
-    Ok(())
+    super::help_reply(ctx, &lines)
 }

@@ -138,9 +138,5 @@ pub(super) fn object_help(ctx: &mut Ctx) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.client.array(LINES.len());
-    for l in LINES {
-        ctx.client.simple(l);
-    }
-    Ok(())
+    crate::cmd::help_reply(ctx, LINES)
 }

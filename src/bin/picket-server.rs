@@ -26,7 +26,12 @@ Examples:
        ./picket-server --port 7777
        ./picket-server /etc/myredis.conf --loglevel verbose -
 
-Every redis.conf directive can be given as --directive value.";
+Every redis.conf directive can be given as --directive value.
+
+Checking files without a server (like redis-check-rdb / redis-check-aof):
+       ./picket-server --check-rdb dump.rdb
+       ./picket-server --check-aof [--fix] appendonlydir/appendonly.aof.manifest
+--fix cuts the last AOF file back to its last complete command.";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,12 +47,31 @@ fn main() {
             println!("{USAGE}");
             return;
         }
+        Some("--check-rdb") | Some("--check-aof") => std::process::exit(check(&args)),
         _ => {}
     }
     if let Err(e) = run(args) {
         eprintln!("{e:#}");
         std::process::exit(1);
     }
+}
+
+/// The file checker: exit code 0 when the files are sound, 1 otherwise.
+fn check(args: &[String]) -> i32 {
+    use picket::persistence::check;
+    let mut out = std::io::stdout();
+    let ok = match args {
+        [m, file] if m == "--check-rdb" => check::check_rdb(file.as_ref(), &mut out),
+        [m, file] if m == "--check-aof" => check::check_aof(file.as_ref(), false, &mut out),
+        [m, f, file] if m == "--check-aof" && f == "--fix" => {
+            check::check_aof(file.as_ref(), true, &mut out)
+        }
+        _ => {
+            eprintln!("Usage: picket-server --check-rdb <file.rdb>\n       picket-server --check-aof [--fix] <file.manifest|file.aof>");
+            return 1;
+        }
+    };
+    i32::from(!ok)
 }
 
 fn run(mut args: Vec<String>) -> anyhow::Result<()> {
@@ -91,7 +115,7 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         // The snapshot is loaded before any socket listens; a corrupt file
         // ends start-up here (exit code 1, the message names file and offset).
         let mut server = Server::new(cfg);
-        server.load_rdb_file()?;
+        server.load_data_on_start()?;
         let cfg = &server.config;
         let listeners = picket::net::bind_all(cfg)?;
         if listeners.is_empty() {

@@ -1,7 +1,7 @@
 //! Server commands: INFO CONFIG DBSIZE FLUSHDB FLUSHALL SHUTDOWN TIME
 //! COMMAND SLOWLOG MONITOR.
 
-use super::{errors, flags, flags::*, help_reply, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags, flags::*, help_reply, CmdResult, CommandSpec, Ctx, Propagate, RErr};
 use crate::config::Config;
 use crate::server::ShutdownMode;
 use crate::spec;
@@ -315,7 +315,10 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
         (d.set)(&mut newcfg, &args).map_err(|e| fail(&e))?;
     }
     let old = std::mem::replace(&mut ctx.srv.config, newcfg);
-    ctx.srv.config_changed(&old);
+    if let Err(e) = ctx.srv.config_changed(&old) {
+        ctx.srv.config = old;
+        return Err(RErr::new(e));
+    }
     ctx.client.ok();
     Ok(())
 }
@@ -428,6 +431,7 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
     let n = empty_dbs(ctx, None, lazy);
     ctx.dirty(n + 1);
     ctx.srv.flushall_reset_rdb(ctx.now_ms);
+    ctx.propagate = Propagate::Always;
     ctx.client.ok();
     Ok(())
 }

@@ -254,8 +254,8 @@ macro_rules! spec {
     };
 }
 
-/// How the command is propagated to replicas and the AOF (later issues
-/// consume it): as received, rewritten, or not at all.
+/// How the command is propagated to replicas and the AOF: as received,
+/// rewritten, or not at all.
 #[derive(Debug, Clone, Default)]
 pub enum Propagate {
     /// Propagate argv as received if the command changed the dataset.
@@ -265,6 +265,9 @@ pub enum Propagate {
     Rewritten(Vec<Vec<Vec<u8>>>),
     /// Do not propagate.
     Never,
+    /// Propagate argv as received even if `dirty` did not grow (FLUSHALL,
+    /// whose save resets it; Redis: forceCommandPropagation).
+    Always,
 }
 
 /// The context a handler runs in.

@@ -1,5 +1,5 @@
-//! Persistence commands: SAVE BGSAVE LASTSAVE (the work is in
-//! `persistence::save`).
+//! Persistence commands: SAVE BGSAVE LASTSAVE BGREWRITEAOF (the work is
+//! in `persistence::save` and `persistence::aof`).
 
 use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
 use crate::spec;
@@ -8,6 +8,7 @@ use crate::spec;
 pub static COMMANDS: &[CommandSpec] = &[
     spec!("save", 1, ADMIN | NO_MULTI, 0, 0, 0, "admin", save),
     spec!("bgsave", -1, ADMIN, 0, 0, 0, "admin", bgsave),
+    spec!("bgrewriteaof", 1, ADMIN, 0, 0, 0, "admin", bgrewriteaof),
     spec!(
         "lastsave",
         1,
@@ -48,14 +49,20 @@ fn bgsave(ctx: &mut Ctx) -> CmdResult {
         return Err(IN_PROGRESS);
     }
     // Inside EXEC Redis never forks: the cron starts the save afterwards.
-    // (SCHEDULE otherwise only waits for other kinds of child, which
-    // picket does not have.)
+    // A running AOF rewrite makes it wait only when asked to.
+    if ctx.srv.aof.child.is_some() && !ctx.in_exec {
+        if !schedule {
+            return Err(RErr::lit("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
+        }
+        ctx.srv.rdb.bgsave_scheduled = true;
+        ctx.client.simple("Background saving scheduled");
+        return Ok(());
+    }
     if ctx.in_exec {
         ctx.srv.rdb.bgsave_scheduled = true;
         ctx.client.simple("Background saving scheduled");
         return Ok(());
     }
-    let _ = schedule;
     ctx.srv
         .rdb_bgsave(ctx.now_ms)
         .map_err(|_| RErr::lit("ERR"))?;
@@ -69,5 +76,29 @@ fn bgsave(ctx: &mut Ctx) -> CmdResult {
 fn lastsave(ctx: &mut Ctx) -> CmdResult {
     let t = ctx.srv.lastsave;
     ctx.client.int(t);
+    Ok(())
+}
+
+/// ```text
+/// BGREWRITEAOF
+/// ```
+fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
+    if ctx.srv.aof.child.is_some() {
+        return Err(RErr::lit(
+            "ERR Background append only file rewriting already in progress",
+        ));
+    }
+    // Another child, or inside EXEC: the cron starts it when it can.
+    if ctx.srv.has_active_child() || ctx.in_exec {
+        ctx.srv.aof.rewrite_scheduled = true;
+        ctx.client
+            .simple("Background append only file rewriting scheduled");
+        return Ok(());
+    }
+    ctx.srv.aof_rewrite_background(ctx.now_ms).map_err(|_| {
+        RErr::lit("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
+    })?;
+    ctx.client
+        .simple("Background append only file rewriting started");
     Ok(())
 }

@@ -93,6 +93,10 @@ pub struct Keyspace {
     pub lfu: Option<(i64, i64)>,
     /// Time of the current command (unix ms), for LFU stamps.
     pub now_ms: i64,
+    /// Set while the AOF is replayed: nothing expires (Redis: keyIsExpired
+    /// is false while loading), so later commands find the keys they
+    /// found when they were first run.
+    pub loading: bool,
 }
 
 impl Keyspace {
@@ -107,6 +111,7 @@ impl Keyspace {
             lru_clock: 0,
             lfu: None,
             now_ms: 0,
+            loading: false,
         }
     }
 
@@ -123,7 +128,7 @@ impl Keyspace {
     /// (logically) gone.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
         let d = &mut self.dbs[db];
-        if !d.is_expired(key, now_ms) {
+        if self.loading || !d.is_expired(key, now_ms) {
             return false;
         }
         if self.is_replica {

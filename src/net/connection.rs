@@ -128,6 +128,8 @@ pub async fn drive(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, mut st
                     }
                 }
             }
+            // Nothing is acknowledged before it is in the AOF.
+            s.flush_aof();
             std::mem::swap(&mut outbuf, &mut c.out);
             let limit = output_limit(&s, &c);
             if limit > 0 && outbuf.len() as u64 > limit {

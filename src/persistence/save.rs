@@ -78,7 +78,7 @@ impl Default for RdbState {
 }
 
 /// What the snapshot writer needs from the server.
-struct Snapshot<'a> {
+pub(crate) struct Snapshot<'a> {
     keyspace: &'a Keyspace,
     opts: SaveOptions,
     checksum: bool,
@@ -93,9 +93,17 @@ impl Snapshot<'_> {
     /// Writes `temp-<pid>.rdb`, fsyncs it, renames it over the final name
     /// and fsyncs the directory. The temp file is removed on failure.
     fn write(&self, pid: u32) -> io::Result<()> {
-        let tmp = self.dir.join(format!("temp-{pid}.rdb"));
+        self.write_to(
+            &self.dir.join(format!("temp-{pid}.rdb")),
+            Some(&self.dir.join(&self.dbfilename)),
+        )
+    }
+
+    /// Writes the snapshot to `tmp` and fsyncs it; with `dest`, renames it
+    /// there and fsyncs the directory. `tmp` is removed on failure.
+    pub(crate) fn write_to(&self, tmp: &Path, dest: Option<&Path>) -> io::Result<()> {
         let res = (|| {
-            let f = File::create(&tmp)?;
+            let f = File::create(tmp)?;
             let mut w = BufWriter::with_capacity(1 << 16, f);
             let delay = std::time::Duration::from_micros(self.key_delay_us.max(0) as u64);
             file::write_with(
@@ -113,11 +121,15 @@ impl Snapshot<'_> {
             )?;
             let f = w.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
-            std::fs::rename(&tmp, self.dir.join(&self.dbfilename))?;
-            File::open(&self.dir)?.sync_all()
+            if let Some(dest) = dest {
+                std::fs::rename(tmp, dest)?;
+                let dir = dest.parent().unwrap_or(Path::new("."));
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(())
         })();
         if res.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(tmp);
         }
         res
     }
@@ -142,7 +154,8 @@ impl Server {
         Path::new(&self.config.dir).join(&self.config.dbfilename)
     }
 
-    fn snapshot(&self, now_ms: i64) -> Snapshot<'_> {
+    /// The dataset as an RDB writer sees it; `aof_base` marks an AOF base.
+    pub(crate) fn snapshot(&self, now_ms: i64, aof_base: bool) -> Snapshot<'_> {
         Snapshot {
             keyspace: &self.keyspace,
             opts: SaveOptions::from_config(&self.config),
@@ -151,6 +164,7 @@ impl Server {
                 ctime: now_ms / 1000,
                 used_mem: self.used_memory() as u64,
                 access: access(&self.config),
+                aof_base,
             },
             now_ms,
             dir: PathBuf::from(&self.config.dir),
@@ -161,7 +175,7 @@ impl Server {
 
     /// SAVE: writes the snapshot in the foreground (Redis: rdbSave).
     pub fn rdb_save(&mut self, now_ms: i64) -> io::Result<()> {
-        match self.snapshot(now_ms).write(std::process::id()) {
+        match self.snapshot(now_ms, false).write(std::process::id()) {
             Ok(()) => {
                 tracing::info!("DB saved on disk");
                 self.dirty = 0;
@@ -191,7 +205,7 @@ impl Server {
                 // SAFETY: closes descriptors this child inherited and never uses.
                 unsafe { libc::close(fd) };
             }
-            let code = match self.snapshot(now_ms).write(std::process::id()) {
+            let code = match self.snapshot(now_ms, false).write(std::process::id()) {
                 Ok(()) => 0,
                 Err(_) => 1,
             };
@@ -232,6 +246,9 @@ impl Server {
             if r == child.pid || r < 0 {
                 self.bgsave_done(child, r == child.pid, status, now_ms);
             }
+            return;
+        }
+        if self.aof.child.is_some() {
             return;
         }
         let now = now_ms / 1000;
@@ -310,6 +327,7 @@ impl Server {
     /// save rules exist or SAVE was asked, unless NOSAVE. A failed save
     /// aborts the shutdown unless `force`.
     pub fn prepare_shutdown(&mut self, mode: ShutdownMode, force: bool) -> io::Result<()> {
+        self.aof_shutdown(force)?;
         self.kill_rdb_child();
         let save = match mode {
             ShutdownMode::Save => true,

@@ -60,9 +60,15 @@ impl Server {
             }
         }
         // Redis refuses PING too, so clients notice (processCommand).
-        if self.writes_denied_by_disk_error() && (cmd.has(flags::WRITE) || cmd.name == "ping") {
-            self.reject(c, Some(cmd), args, crate::persistence::save::MISCONF);
-            return;
+        if cmd.has(flags::WRITE) || cmd.name == "ping" {
+            if self.writes_denied_by_disk_error() {
+                self.reject(c, Some(cmd), args, crate::persistence::save::MISCONF);
+                return;
+            }
+            if let Some(msg) = self.aof_write_error() {
+                self.reject(c, Some(cmd), args, &msg);
+                return;
+            }
         }
         if c.in_resp2_pubsub() && !cmd.has(flags::PUBSUB_CONTEXT) {
             let msg = format!(
@@ -133,6 +139,9 @@ impl Server {
     ) {
         let reprocessing = prev_block.is_some();
         let dirty_before = self.dirty;
+        if !in_exec {
+            self.aof.begin_command();
+        }
         self.keyspace.now_ms = now_ms;
         // Set before the call, as Redis does, so CLIENT LIST/INFO show the
         // running command for the calling client.
@@ -157,7 +166,7 @@ impl Server {
         } else {
             false
         };
-        if c.blocked.is_none() {
+        if c.blocked.is_none() && !self.keyspace.loading {
             let st = self.stats.commands.entry(cmd.name).or_default();
             st.calls += 1;
             st.usec += micros;
@@ -175,9 +184,15 @@ impl Server {
         {
             self.feed_monitors(c, cmd.name, args, now_ms);
         }
-        if self.dirty != dirty_before && !cmd.has(flags::NO_PROPAGATE) {
+        // Keys the command found expired are deleted before it acted, so
+        // their DELs go first.
+        self.propagate_expired();
+        // A save inside the command (SHUTDOWN, SAVE) lowers `dirty`: only
+        // growth counts as a change (Redis: call's dirty < 0 → 0).
+        let changed = self.dirty > dirty_before;
+        if (changed || matches!(propagate, Propagate::Always)) && !cmd.has(flags::NO_PROPAGATE) {
             match propagate {
-                Propagate::AsIs => self.propagate(c.db, args),
+                Propagate::AsIs | Propagate::Always => self.propagate(c.db, args),
                 Propagate::Rewritten(cmds) => {
                     for argv in cmds {
                         let v: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
@@ -187,7 +202,9 @@ impl Server {
                 Propagate::Never => {}
             }
         }
-        self.propagate_expired();
+        if !in_exec {
+            self.aof.end_command();
+        }
     }
 
     /// Propagates DELs for keys that lazy or active expiry removed.

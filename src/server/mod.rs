@@ -92,6 +92,8 @@ pub struct Server {
     pub evict_pool: evict::EvictionPool,
     /// RDB snapshot state (background save, save statistics).
     pub rdb: crate::persistence::save::RdbState,
+    /// The append-only file.
+    pub aof: crate::persistence::aof::AofState,
     /// Applies a new `loglevel` to the running logger (set by the binary).
     pub on_loglevel: Option<Box<dyn Fn(crate::config::LogLevel)>>,
 }
@@ -135,6 +137,7 @@ impl Server {
                 .unwrap_or_default(),
             on_loglevel: None,
             rdb: Default::default(),
+            aof: Default::default(),
             obuf_hard_limits: hard_limits(&config),
             evict_pool: evict::EvictionPool::default(),
             config,
@@ -190,7 +193,16 @@ impl Server {
     }
 
     /// Applies side effects of a CONFIG SET (the new config is in place).
-    pub fn config_changed(&mut self, old: &Config) {
+    /// An error (AOF could not be turned on) means the caller restores
+    /// the old config.
+    pub fn config_changed(&mut self, old: &Config) -> Result<(), String> {
+        if old.appendonly != self.config.appendonly {
+            if self.config.appendonly {
+                self.start_aof(crate::util::time::now_ms())?;
+            } else {
+                self.stop_aof();
+            }
+        }
         if old.loglevel != self.config.loglevel {
             if let Some(f) = &self.on_loglevel {
                 f(self.config.loglevel);
@@ -201,6 +213,7 @@ impl Server {
         if old.requirepass != self.config.requirepass {
             tracing::info!("requirepass changed");
         }
+        Ok(())
     }
 
     /// Used memory as the allocator reports it (Redis: zmalloc_used_memory).
@@ -208,11 +221,16 @@ impl Server {
         crate::alloc::allocated()
     }
 
-    /// Feeds a command that changed the dataset to replicas and the AOF.
-    /// Replication (issue 4) and the AOF (issue 3) attach their consumers
-    /// here; until then nothing consumes the stream.
-    pub fn propagate(&mut self, _db: usize, _argv: &[&[u8]]) {
+    /// Feeds a command that changed the dataset to the AOF (and, with
+    /// replication, to replicas). Nothing is fed while loading.
+    pub fn propagate(&mut self, db: usize, argv: &[&[u8]]) {
+        if self.keyspace.loading {
+            return;
+        }
         self.stats.propagated_commands += 1;
+        if self.aof.is_on() {
+            self.aof.feed(db, argv);
+        }
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Header {
     pub used_mem: u64,
     /// IDLE/FREQ records per key (under LRU and LFU policies).
     pub access: Access,
+    /// The file is the base of an AOF ("aof-base" 1).
+    pub aof_base: bool,
 }
 
 /// What `Obj::lru` holds, which decides the IDLE (0xF8) and FREQ (0xF9)
@@ -152,7 +154,12 @@ pub fn write_with<W: Write>(
         hdr.used_mem.to_string().as_bytes(),
         c,
     );
-    aux(&mut s.buf, "aof-base", b"0", c);
+    aux(
+        &mut s.buf,
+        "aof-base",
+        if hdr.aof_base { b"1" } else { b"0" },
+        c,
+    );
     for (i, db) in dbs.iter().enumerate() {
         if db.dict.is_empty() {
             continue;
@@ -222,6 +229,9 @@ pub struct Loaded {
     pub keys_expired: u64,
     /// The aux fields, in file order.
     pub aux: Vec<(Sds, Sds)>,
+    /// Bytes read, through the checksum: where an AOF's command tail
+    /// starts when the RDB is its preamble.
+    pub consumed: usize,
 }
 
 /// Whether `ty` is a value type byte some Redis version writes.
@@ -356,6 +366,7 @@ pub fn load(bytes: &[u8], dbs: &mut [Db], opts: &LoadOptions) -> Result<Loaded, 
             }
         }
     }
+    out.consumed = r.pos();
     Ok(out)
 }
 
@@ -392,6 +403,7 @@ mod tests {
             ctime: 1_700_000_000,
             used_mem: 1_000_000,
             access: Access::Plain,
+            aof_base: false,
         };
         write(&mut out, d, &hdr, &SaveOptions::default(), checksum).unwrap();
         out
@@ -457,6 +469,7 @@ mod tests {
             ctime: now_ms / 1000,
             used_mem: 0,
             access: Access::Lru,
+            aof_base: false,
         };
         let mut bytes = Vec::new();
         write(&mut bytes, &d, &hdr, &SaveOptions::default(), true).unwrap();

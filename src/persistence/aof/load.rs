@@ -1,0 +1,256 @@
+//! Loading the AOF at start-up (Redis: loadAppendOnlyFiles,
+//! loadSingleAppendOnlyFile, aofUpgradePrepare).
+//!
+//! The base is read as an RDB (or as commands, for a base without an RDB
+//! preamble), then every increment's commands are run by a client that
+//! has no connection, in order. A file that ends inside a command is a
+//! crash's torn write: when it is the last file and `aof-load-truncated`
+//! is on, it is cut back to its last complete command and start-up goes
+//! on; anywhere else, or with the option off, start-up stops. Bytes that
+//! are not commands always stop start-up, naming file, offset and line.
+
+use std::io;
+use std::path::Path;
+use std::time::Instant;
+
+use super::manifest::{AofFile, Kind, Manifest};
+use super::reader::{ReadError, Reader};
+use super::Paths;
+use crate::persistence::rdb::file::{self as rdbfile, LoadOptions};
+use crate::server::client::Client;
+use crate::server::Server;
+
+/// What start-up found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    /// No AOF on disk.
+    Nothing,
+    /// The AOF was loaded.
+    Loaded,
+}
+
+/// Reads the manifest if the AOF directory has one.
+pub fn read_manifest(paths: &Paths) -> anyhow::Result<Option<Manifest>> {
+    let path = paths.manifest();
+    match std::fs::read(&path) {
+        Ok(b) => Manifest::parse(&b).map(Some).map_err(|e| {
+            anyhow::anyhow!(
+                "Fatal error reading the AOF manifest {}: {e}",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => anyhow::bail!(
+            "Fatal error reading the AOF manifest {}: {e}",
+            path.display()
+        ),
+    }
+}
+
+impl Server {
+    /// Start-up loading (Redis: loadDataFromDisk): the AOF when
+    /// `appendonly yes` (then opened for appending), otherwise the RDB.
+    pub fn load_data_on_start(&mut self) -> anyhow::Result<()> {
+        if self.config.appendonly {
+            self.load_aof()?;
+            self.open_aof_on_start(crate::util::time::now_ms())
+        } else {
+            self.read_aof_manifest_if_off();
+            self.load_rdb_file()
+        }
+    }
+
+    /// Loads the manifest of an AOF directory that exists while AOF is off,
+    /// so turning it on later continues its sequence numbers (the old
+    /// files then become history). A broken one is only reported.
+    pub fn read_aof_manifest_if_off(&mut self) {
+        match read_manifest(&Paths::new(&self.config)) {
+            Ok(Some(m)) => self.aof.manifest = m,
+            Ok(None) => {}
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    /// Loads the AOF (start-up with `appendonly yes`). An old single-file
+    /// `appendonly.aof` in `dir` is first moved into the AOF directory as
+    /// its base, as redis-server 7.0 does.
+    pub fn load_aof(&mut self) -> anyhow::Result<Found> {
+        let paths = Paths::new(&self.config);
+        let manifest = match read_manifest(&paths)? {
+            Some(m) => m,
+            None => match self.upgrade_single_file_aof(&paths)? {
+                Some(m) => m,
+                None => {
+                    if self.rdb_path().exists() {
+                        tracing::warn!(
+                            "appendonly is yes and there is no AOF yet: {} is NOT loaded. To keep its data, start without appendonly and run CONFIG SET appendonly yes.",
+                            self.rdb_path().display()
+                        );
+                    }
+                    return Ok(Found::Nothing);
+                }
+            },
+        };
+        let start = Instant::now();
+        let files: Vec<AofFile> = manifest.load_order().cloned().collect();
+        self.keyspace.loading = true;
+        let res = (|| {
+            for (i, f) in files.iter().enumerate() {
+                let last = i + 1 == files.len();
+                self.load_aof_file(&paths, f, last)?;
+            }
+            anyhow::Ok(())
+        })();
+        self.keyspace.loading = false;
+        res?;
+        self.aof.manifest = manifest;
+        tracing::info!(
+            "DB loaded from append only file: {:.3} seconds",
+            start.elapsed().as_secs_f64()
+        );
+        Ok(Found::Loaded)
+    }
+
+    fn upgrade_single_file_aof(&mut self, paths: &Paths) -> anyhow::Result<Option<Manifest>> {
+        let old = Path::new(&self.config.dir).join(&paths.prefix);
+        if !old.is_file() {
+            return Ok(None);
+        }
+        std::fs::create_dir_all(&paths.dir)?;
+        let m = Manifest {
+            base: Some(AofFile {
+                name: paths.prefix.clone(),
+                seq: 1,
+                kind: Kind::Base,
+            }),
+            base_seq: 1,
+            ..Manifest::default()
+        };
+        std::fs::rename(&old, paths.file(&paths.prefix))?;
+        super::write_atomic(&paths.manifest(), m.to_string().as_bytes())?;
+        tracing::info!(
+            "Successfully migrated an old-style AOF into the AOF directory {}",
+            paths.dir.display()
+        );
+        Ok(Some(m))
+    }
+
+    /// Loads one file of the AOF.
+    fn load_aof_file(&mut self, paths: &Paths, f: &AofFile, last: bool) -> anyhow::Result<()> {
+        let path = paths.file(&f.name);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "Fatal error: can't open the append log file {}: {e}",
+                path.display()
+            )
+        })?;
+        let mut start = 0;
+        if bytes.starts_with(b"REDIS") {
+            // An RDB preamble: keys past their deadline are kept, as later
+            // commands may still refer to them (Redis: RDBFLAGS_AOF_PREAMBLE).
+            let opts = LoadOptions {
+                now_ms: crate::util::time::now_ms(),
+                master: false,
+                verify_checksum: self.config.rdbchecksum,
+                lru: self.keyspace.new_stamp(),
+                lfu: self.config.maxmemory_policy.is_lfu(),
+            };
+            tracing::info!("Reading RDB base file on AOF loading...");
+            let loaded = rdbfile::load(&bytes, &mut self.keyspace.dbs, &opts).map_err(|e| {
+                anyhow::anyhow!(
+                    "Fatal error loading the append only file {}: its RDB part is damaged: {e}. Exiting.",
+                    path.display()
+                )
+            })?;
+            start = loaded.consumed;
+            self.rdb.last_load_keys_loaded += loaded.keys_loaded;
+        }
+        let mut fake = Client::new(u64::MAX, String::new(), String::new(), true, 0);
+        let mut reader = Reader::new(&bytes, start);
+        let mut commands = 0u64;
+        let end = loop {
+            match reader.next_command() {
+                Ok(Some(cmd)) => {
+                    self.replay(&mut fake, &cmd.argv).map_err(|what| {
+                        anyhow::anyhow!(
+                            "Fatal error loading the append only file {} at offset {}: {what}. Exiting.",
+                            path.display(),
+                            cmd.start
+                        )
+                    })?;
+                    commands += 1;
+                }
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        match end {
+            None => {}
+            Some(ReadError::Format { offset, line, what }) => anyhow::bail!(
+                "Bad file format reading the append only file {} at offset {offset} (line {line}): {what}. Make a backup of your AOF directory, then use `picket-server --check-aof --fix {}` to cut the file at its last valid command.",
+                path.display(),
+                paths.manifest().display()
+            ),
+            Some(ReadError::Truncated { offset, .. }) => {
+                if !last || !self.config.aof_load_truncated {
+                    anyhow::bail!(
+                        "Unexpected end of file reading the append only file {} at offset {offset}. You can: 1) Make a backup of your AOF directory, then use `picket-server --check-aof --fix {}`. 2) Alternatively set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                        path.display(),
+                        paths.manifest().display()
+                    );
+                }
+                tracing::warn!(
+                    "!!! Warning: short read while loading the AOF file {}!!!",
+                    path.display()
+                );
+                tracing::warn!("!!! Truncating the AOF at offset {offset} !!!");
+                let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+                file.set_len(offset as u64)
+                    .and_then(|_| file.sync_all())
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "Error truncating the AOF file {}: {e}. Exiting.",
+                            path.display()
+                        )
+                    })?;
+                tracing::warn!("AOF loaded anyway because aof-load-truncated is enabled");
+            }
+        }
+        // A MULTI left open at the end is dropped, not run.
+        fake.multi_queue.clear();
+        tracing::info!(
+            "DB loaded from {} file {}: {commands} commands",
+            if f.kind == Kind::Base { "base" } else { "incr" },
+            f.name
+        );
+        Ok(())
+    }
+
+    /// Runs one command from the AOF for the connectionless client,
+    /// queueing it inside MULTI as a connection would.
+    fn replay(&mut self, fake: &mut Client, argv: &[&[u8]]) -> Result<(), String> {
+        let cmd = self.commands.lookup(argv).map_err(|_| {
+            format!(
+                "Unknown command '{}' reading the append only file",
+                String::from_utf8_lossy(argv[0])
+            )
+        })?;
+        let arity = cmd.arity;
+        if (arity > 0 && argv.len() as i32 != arity) || (argv.len() as i32) < -arity {
+            return Err(format!(
+                "wrong number of arguments for '{}' reading the append only file",
+                cmd.name
+            ));
+        }
+        let queue = fake.flags.multi && !matches!(cmd.name, "exec" | "discard" | "multi");
+        if queue {
+            fake.multi_queue
+                .push(argv.iter().map(|a| a.to_vec()).collect());
+        } else {
+            let now = crate::util::time::now_ms();
+            self.call(fake, cmd, argv, now, false, None);
+        }
+        fake.out.clear();
+        Ok(())
+    }
+}

@@ -600,7 +600,10 @@ fn run_every_kind_of_write(url: &str) {
     q(&mut c, &["RPUSH", "bq2", "x", "y"]);
     waiter.join().unwrap();
     // DUMP/RESTORE with an absolute TTL.
-    let dump = redis::cmd("DUMP").arg("l2").query::<Vec<u8>>(&mut c).unwrap();
+    let dump = redis::cmd("DUMP")
+        .arg("l2")
+        .query::<Vec<u8>>(&mut c)
+        .unwrap();
     redis::cmd("RESTORE")
         .arg("restored")
         .arg(4_000_000_000_000u64)

@@ -114,7 +114,7 @@ pub async fn drive(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, mut st
     let mut eof = false;
     loop {
         // Run what has arrived, then take the pending output.
-        let (close_now, close_after, deadline) = {
+        let (close_now, close_after, deadline, aof_sync) = {
             let mut s = srv.borrow_mut();
             let mut c = client.borrow_mut();
             if !inbuf.is_empty() {
@@ -129,7 +129,7 @@ pub async fn drive(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, mut st
                 }
             }
             // Nothing is acknowledged before it is in the AOF.
-            s.flush_aof();
+            let aof_sync = s.write_aof();
             std::mem::swap(&mut outbuf, &mut c.out);
             let limit = output_limit(&s, &c);
             if limit > 0 && outbuf.len() as u64 > limit {
@@ -140,8 +140,15 @@ pub async fn drive(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, mut st
                 c.flags.close_asap,
                 c.flags.close_after_reply || eof,
                 c.blocked.as_ref().and_then(|b| b.deadline_ms),
+                aof_sync,
             )
         };
+        if let Some(target) = aof_sync {
+            // appendfsync always: let the other ready connections write
+            // their commands first, so one fsync covers them all.
+            tokio::task::yield_now().await;
+            srv.borrow_mut().sync_aof(target);
+        }
         if close_now {
             break;
         }

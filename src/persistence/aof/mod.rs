@@ -10,10 +10,14 @@
 //! `Server::propagate`, which appends it to `AofState::buf` (with a
 //! SELECT when the database changes; a command that propagated several
 //! writes, like EXEC, is wrapped in MULTI/EXEC). Connections call
-//! [`Server::flush_aof`] before they send replies, so a client never sees
-//! an acknowledgement for a write that is not in the file: with
-//! `appendfsync always` it is also fsynced first; with `everysec` a
-//! background thread fsyncs once a second; with `no` the kernel decides.
+//! [`Server::write_aof`] before they send replies, so a client never sees
+//! an acknowledgement for a write that is not in the file. With
+//! `appendfsync always` the reply also waits for an fsync that covers it:
+//! the connection yields once so the other connections that have
+//! requests ready write theirs too, and the first to resume fsyncs for
+//! all of them ([`Server::sync_aof`], a group commit, as redis-server's
+//! one fsync per event-loop turn). With `everysec` a background thread
+//! fsyncs once a second; with `no` the kernel decides.
 //!
 //! Rewrites (BGREWRITEAOF, and automatically when the AOF has grown by
 //! `auto-aof-rewrite-percentage`): the parent starts a new incremental file
@@ -134,6 +138,10 @@ pub struct AofState {
     pub rewrites: u64,
     /// Failed rewrites in a row.
     pub consecutive_failures: u64,
+    /// Bytes written to the files since start-up.
+    written: u64,
+    /// Of those, bytes known to be fsynced (appendfsync always).
+    synced: u64,
     /// The last write error, while writes fail (aof_last_write_status).
     pub write_error: Option<String>,
     /// Unix ms of the last failed rewrite (to pace retries).
@@ -160,6 +168,8 @@ impl Default for AofState {
             last_rewrite_time_sec: -1,
             rewrites: 0,
             consecutive_failures: 0,
+            written: 0,
+            synced: 0,
             write_error: None,
             last_failure_ms: 0,
             syncer: None,
@@ -307,20 +317,49 @@ impl AofState {
 }
 
 impl Server {
-    /// Writes the buffered commands to the AOF and applies the fsync
-    /// policy (Redis: flushAppendOnlyFile). Called before replies go out.
+    /// Writes the buffered commands and applies the fsync policy at once
+    /// (Redis: flushAppendOnlyFile), for callers outside a connection
+    /// (the cron, a rewrite starting, shutdown).
     pub fn flush_aof(&mut self) {
-        let aof = &mut self.aof;
-        if aof.buf.is_empty() {
+        if let Some(target) = self.write_aof() {
+            self.sync_aof(target);
+        }
+    }
+
+    /// Fsyncs the AOF up to `target` (a `written` count) unless an fsync
+    /// since already covered it. Under `appendfsync always` only.
+    pub fn sync_aof(&mut self, target: u64) {
+        if self.aof.synced >= target {
             return;
         }
-        let Some(f) = aof.file.clone() else {
+        // Writes queued by connections that ran meanwhile join this fsync.
+        self.write_aof();
+        let Some(f) = self.aof.file.clone() else {
             return;
         };
+        if let Err(e) = f.sync_data() {
+            tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
+            std::process::exit(1);
+        }
+        self.aof.synced = self.aof.written;
+    }
+
+    /// Writes the buffered commands to the AOF (before any reply goes
+    /// out). Returns the `written` count an fsync must reach before the
+    /// replies may be sent, under `appendfsync always`.
+    pub fn write_aof(&mut self) -> Option<u64> {
+        let always = Fsync::parse(&self.config.appendfsync) == Fsync::Always;
+        let aof = &mut self.aof;
+        let pending = || (always && aof.synced < aof.written).then_some(aof.written);
+        if aof.buf.is_empty() {
+            return pending();
+        }
+        let f = aof.file.clone()?;
         let before = aof.current_size;
         match (&*f).write_all(&aof.buf) {
             Ok(()) => {
                 aof.current_size += aof.buf.len() as u64;
+                aof.written += aof.buf.len() as u64;
                 aof.buf.clear();
                 if aof.buf.capacity() > 4 << 20 {
                     aof.buf.shrink_to(64 << 10);
@@ -349,21 +388,18 @@ impl Server {
                     std::process::exit(1);
                 }
                 aof.write_error = Some(e.to_string());
-                return;
+                return None;
             }
         }
         match Fsync::parse(&self.config.appendfsync) {
-            Fsync::Always => {
-                if let Err(e) = f.sync_data() {
-                    tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
-                    std::process::exit(1);
-                }
-            }
+            Fsync::Always => {}
             Fsync::EverySec => {
                 aof.syncer().pending.store(true, Ordering::Release);
             }
             Fsync::No => {}
         }
+        let aof = &self.aof;
+        (always && aof.synced < aof.written).then_some(aof.written)
     }
 
     /// Writes are refused while the AOF can't be written (Redis:

@@ -641,3 +641,36 @@ fn every_kind_of_write_replays_to_the_same_dataset_in_picket_and_redis() {
         short_strings_alike(before)
     );
 }
+
+#[test]
+fn a_command_form_base_and_timestamp_annotations_load_in_both_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = with_aof(&[
+        "--aof-use-rdb-preamble",
+        "no",
+        "--aof-timestamp-enabled",
+        "yes",
+    ]);
+    let p = picket_in(dir.path(), &opts);
+    let mut c = p.conn();
+    populate(&mut c);
+    q(&mut c, &["BGREWRITEAOF"]);
+    wait_rewrite_done(&mut c);
+    q(&mut c, &["SET", "after", "rewrite"]);
+    let before = snapshot(&mut c);
+    drop(p);
+    let m = manifest(dir.path());
+    assert!(
+        m.starts_with("file appendonly.aof.2.base.aof seq 2 type b\n"),
+        "{m}"
+    );
+    let base = std::fs::read(aof_dir(dir.path()).join("appendonly.aof.2.base.aof")).unwrap();
+    assert!(base.starts_with(b"*2\r\n$6\r\nSELECT\r\n"));
+    let incr = std::fs::read_to_string(last_incr(dir.path())).unwrap();
+    assert!(incr.starts_with("#TS:"), "{incr}");
+    let p = picket_in(dir.path(), &opts);
+    assert_eq!(snapshot(&mut p.conn()), before);
+    drop(p);
+    let r = Proc::redis(&["--dir", dir_arg(dir.path()), "--appendonly", "yes"]);
+    assert_eq!(snapshot(&mut r.conn()), before);
+}

@@ -165,6 +165,11 @@ pub struct Config {
     /// hidden `rdb-key-save-delay`).
     pub rdb_key_save_delay: i64,
     pub aof_load_truncated: bool,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_timestamp_enabled: bool,
+    pub no_appendfsync_on_rewrite: bool,
+    pub aof_rewrite_incremental_fsync: bool,
+    pub rdb_save_incremental_fsync: bool,
     pub auto_aof_rewrite_percentage: i64,
     pub auto_aof_rewrite_min_size: u64,
     pub hz: i64,
@@ -240,6 +245,11 @@ impl Default for Config {
             stop_writes_on_bgsave_error: true,
             rdb_key_save_delay: 0,
             aof_load_truncated: true,
+            aof_use_rdb_preamble: true,
+            aof_timestamp_enabled: false,
+            no_appendfsync_on_rewrite: false,
+            aof_rewrite_incremental_fsync: true,
+            rdb_save_incremental_fsync: true,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             hz: 10,
@@ -596,6 +606,14 @@ pub static DIRECTIVES: &[Directive] = &[
     boolean!("rdbchecksum", rdbchecksum),
     boolean!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error),
     boolean!("aof-load-truncated", aof_load_truncated),
+    boolean!("aof-use-rdb-preamble", aof_use_rdb_preamble),
+    boolean!("aof-timestamp-enabled", aof_timestamp_enabled),
+    boolean!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite),
+    boolean!(
+        "aof-rewrite-incremental-fsync",
+        aof_rewrite_incremental_fsync
+    ),
+    boolean!("rdb-save-incremental-fsync", rdb_save_incremental_fsync),
     integer!(
         "auto-aof-rewrite-percentage",
         auto_aof_rewrite_percentage,

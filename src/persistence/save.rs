@@ -87,6 +87,38 @@ pub(crate) struct Snapshot<'a> {
     dbfilename: PathBuf,
     key_delay_us: i64,
     now_ms: i64,
+    /// Written as commands instead of an RDB (`aof-use-rdb-preamble no`).
+    pub(crate) as_commands: bool,
+    /// fsync every 4 MiB while writing (`rdb-save-incremental-fsync`,
+    /// `aof-rewrite-incremental-fsync`).
+    pub(crate) incremental_fsync: bool,
+}
+
+/// Bytes between fsyncs in incremental mode (Redis: REDIS_AUTOSYNC_BYTES).
+const AUTOSYNC_BYTES: usize = 4 << 20;
+
+/// A file that fsyncs every `AUTOSYNC_BYTES` when `every` is set, so the
+/// kernel never holds a whole snapshot of dirty pages to flush at the end.
+struct IncrementalFsync {
+    f: File,
+    every: bool,
+    since: usize,
+}
+
+impl io::Write for IncrementalFsync {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.f.write(buf)?;
+        self.since += n;
+        if self.every && self.since >= AUTOSYNC_BYTES {
+            self.f.sync_data()?;
+            self.since = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.f.flush()
+    }
 }
 
 impl Snapshot<'_> {
@@ -103,23 +135,37 @@ impl Snapshot<'_> {
     /// there and fsyncs the directory. `tmp` is removed on failure.
     pub(crate) fn write_to(&self, tmp: &Path, dest: Option<&Path>) -> io::Result<()> {
         let res = (|| {
-            let f = File::create(tmp)?;
+            let f = IncrementalFsync {
+                f: File::create(tmp)?,
+                every: self.incremental_fsync,
+                since: 0,
+            };
             let mut w = BufWriter::with_capacity(1 << 16, f);
             let delay = std::time::Duration::from_micros(self.key_delay_us.max(0) as u64);
-            file::write_with(
-                &mut w,
-                &self.keyspace.dbs,
-                &self.header,
-                &self.opts,
-                self.checksum,
-                self.now_ms,
-                || {
-                    if !delay.is_zero() {
-                        std::thread::sleep(delay);
-                    }
-                },
-            )?;
-            let f = w.into_inner().map_err(|e| e.into_error())?;
+            let per_key = || {
+                if !delay.is_zero() {
+                    std::thread::sleep(delay);
+                }
+            };
+            if self.as_commands {
+                super::aof::rewrite::write_commands(
+                    &mut w,
+                    &self.keyspace.dbs,
+                    self.now_ms,
+                    per_key,
+                )?;
+            } else {
+                file::write_with(
+                    &mut w,
+                    &self.keyspace.dbs,
+                    &self.header,
+                    &self.opts,
+                    self.checksum,
+                    self.now_ms,
+                    per_key,
+                )?;
+            }
+            let f = w.into_inner().map_err(|e| e.into_error())?.f;
             f.sync_all()?;
             if let Some(dest) = dest {
                 std::fs::rename(tmp, dest)?;
@@ -167,6 +213,12 @@ impl Server {
                 aof_base,
             },
             now_ms,
+            as_commands: aof_base && !self.config.aof_use_rdb_preamble,
+            incremental_fsync: if aof_base {
+                self.config.aof_rewrite_incremental_fsync
+            } else {
+                self.config.rdb_save_incremental_fsync
+            },
             dir: PathBuf::from(&self.config.dir),
             dbfilename: PathBuf::from(&self.config.dbfilename),
             key_delay_us: self.config.rdb_key_save_delay,

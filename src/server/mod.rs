@@ -229,7 +229,11 @@ impl Server {
         }
         self.stats.propagated_commands += 1;
         if self.aof.is_on() {
-            self.aof.feed(db, argv);
+            let ts = self
+                .config
+                .aof_timestamp_enabled
+                .then_some(self.keyspace.now_ms / 1000);
+            self.aof.feed(db, argv, ts);
         }
     }
 }

@@ -165,10 +165,12 @@ impl Manifest {
         Ok(m)
     }
 
-    /// The name of the next base file, `<prefix>.<seq>.base.rdb`.
-    pub fn next_base_name(&self, prefix: &str) -> (String, u64) {
+    /// The name of the next base file, `<prefix>.<seq>.base.rdb`, or
+    /// `.base.aof` when it holds commands.
+    pub fn next_base_name(&self, prefix: &str, rdb: bool) -> (String, u64) {
         let seq = self.base_seq + 1;
-        (format!("{prefix}.{seq}.base.rdb"), seq)
+        let ext = if rdb { "rdb" } else { "aof" };
+        (format!("{prefix}.{seq}.base.{ext}"), seq)
     }
 
     /// The name of the next incremental file, `<prefix>.<seq>.incr.aof`.
@@ -325,14 +327,14 @@ mod tests {
     #[test]
     fn rewrite_moves_old_files_to_history() {
         let mut m = Manifest::default();
-        let (b, s) = m.next_base_name("appendonly.aof");
+        let (b, s) = m.next_base_name("appendonly.aof", true);
         m.install_base(b, s);
         let (i, s) = m.next_incr_name("appendonly.aof");
         m.push_incr(i, s);
         // A rewrite starts: a new increment, then the new base.
         let (i, s) = m.next_incr_name("appendonly.aof");
         m.push_incr(i, s);
-        let (b, s) = m.next_base_name("appendonly.aof");
+        let (b, s) = m.next_base_name("appendonly.aof", true);
         m.install_base(b, s);
         assert_eq!(
             m.to_string(),

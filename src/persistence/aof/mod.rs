@@ -31,6 +31,7 @@
 pub mod load;
 pub mod manifest;
 pub mod reader;
+pub mod rewrite;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -128,6 +129,10 @@ pub struct AofState {
     pub base_size: u64,
     /// The running rewrite.
     pub child: Option<Child>,
+    /// The running rewrite writes an RDB (else commands).
+    child_rdb: bool,
+    /// Unix seconds of the last `#TS:` annotation (aof-timestamp-enabled).
+    last_ts: i64,
     /// A rewrite waits for another child to finish.
     pub rewrite_scheduled: bool,
     /// Whether the last rewrite succeeded.
@@ -163,6 +168,8 @@ impl Default for AofState {
             current_size: 0,
             base_size: 0,
             child: None,
+            child_rdb: true,
+            last_ts: 0,
             rewrite_scheduled: false,
             last_rewrite_failed: false,
             last_rewrite_time_sec: -1,
@@ -251,8 +258,15 @@ impl AofState {
     }
 
     /// Appends one command, preceded by SELECT when `db` differs from the
-    /// file's current database (Redis: feedAppendOnlyFile).
-    pub fn feed(&mut self, db: usize, argv: &[&[u8]]) {
+    /// file's current database and, with `ts` (aof-timestamp-enabled), by
+    /// a `#TS:<unix seconds>` annotation when the second changed (Redis:
+    /// feedAppendOnlyFile).
+    pub fn feed(&mut self, db: usize, argv: &[&[u8]], ts: Option<i64>) {
+        if let Some(t) = ts.filter(|&t| t > self.last_ts) {
+            self.buf
+                .extend_from_slice(format!("#TS:{t}\r\n").as_bytes());
+            self.last_ts = t;
+        }
         if self.selected_db != Some(db) {
             let mut num = itoa::Buffer::new();
             reader::encode_command(&mut self.buf, &[b"SELECT", num.format(db).as_bytes()]);
@@ -291,8 +305,9 @@ impl AofState {
             }
         }
         self.file = f;
-        // A new file starts without a selected database.
+        // A new file starts without a selected database or timestamp.
         self.selected_db = None;
+        self.last_ts = 0;
     }
 
     fn syncer(&mut self) -> &Arc<Syncer> {
@@ -391,6 +406,13 @@ impl Server {
                 return None;
             }
         }
+        // no-appendfsync-on-rewrite: a child's disk traffic must not make
+        // the server wait on fsync; the data is written, not yet synced.
+        if self.config.no_appendfsync_on_rewrite && self.has_active_child() {
+            self.aof.synced = self.aof.written;
+            return None;
+        }
+        let aof = &mut self.aof;
         match Fsync::parse(&self.config.appendfsync) {
             Fsync::Always => {}
             Fsync::EverySec => {
@@ -431,7 +453,10 @@ impl Server {
             )
         })?;
         if self.aof.manifest.base.is_none() && self.aof.manifest.incrs.is_empty() {
-            let (name, seq) = self.aof.manifest.next_base_name(&paths.prefix);
+            let (name, seq) = self
+                .aof
+                .manifest
+                .next_base_name(&paths.prefix, self.config.aof_use_rdb_preamble);
             self.snapshot(now_ms, true)
                 .write_to(
                     &paths.file(&format!("temp-{name}")),
@@ -569,6 +594,7 @@ impl Server {
             start_ms: now_ms,
             dirty_at_fork: self.dirty,
         });
+        self.aof.child_rdb = self.config.aof_use_rdb_preamble;
         self.aof.rewrite_scheduled = false;
         self.aof.rewrites += 1;
         Ok(())
@@ -620,7 +646,10 @@ impl Server {
     /// was just turned on, the temporary increment becomes the first one.
     fn install_rewritten_base(&mut self, paths: &Paths, tmp: &Path) -> io::Result<()> {
         let old = self.aof.manifest.clone();
-        let (base, bseq) = self.aof.manifest.next_base_name(&paths.prefix);
+        let (base, bseq) = self
+            .aof
+            .manifest
+            .next_base_name(&paths.prefix, self.aof.child_rdb);
         std::fs::rename(tmp, paths.file(&base))?;
         let mut new_incr = None;
         if self.aof.status == Status::WaitRewrite {

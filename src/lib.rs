@@ -17,6 +17,7 @@ pub mod config;
 pub mod keyspace;
 pub mod net;
 pub mod persistence;
+pub mod replication;
 pub mod resp;
 pub mod server;
 pub mod util;

@@ -135,7 +135,12 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
             let _ = reload_level.reload(EnvFilter::new(l.filter()));
         }));
         server.rdb.listener_fds = listener_fds;
+        let replicaof = server.config.replicaof.clone();
         let srv = Rc::new(RefCell::new(server));
+        srv.borrow_mut().self_ref = Rc::downgrade(&srv);
+        if let Some((host, port)) = replicaof {
+            srv.borrow_mut().start_replication(&host, port as u16);
+        }
         for l in listeners {
             let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
             let l = tokio::net::TcpListener::from_std(l).context("registering listener")?;

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod sets;
 pub mod strings;
 pub mod table;
@@ -394,6 +395,7 @@ impl<'a> Ctx<'a> {
             deadline_ms,
             argv,
             timeout_null_bulk,
+            wait: None,
         };
         self.srv.block_client_at(self.client, state, front);
     }

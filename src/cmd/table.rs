@@ -26,7 +26,7 @@ impl CommandTable {
     pub fn get() -> &'static CommandTable {
         static TABLE: OnceLock<CommandTable> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let families: [&'static [CommandSpec]; 12] = [
+            let families: [&'static [CommandSpec]; 13] = [
                 super::connection::COMMANDS,
                 super::admin::COMMANDS,
                 super::keys::COMMANDS,
@@ -39,6 +39,7 @@ impl CommandTable {
                 super::transactions::COMMANDS,
                 super::dump::COMMANDS,
                 super::persistence::COMMANDS,
+                super::replication::COMMANDS,
             ];
             let mut map = HashMap::default();
             for f in families {

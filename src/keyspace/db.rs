@@ -93,10 +93,11 @@ pub struct Keyspace {
     pub lfu: Option<(i64, i64)>,
     /// Time of the current command (unix ms), for LFU stamps.
     pub now_ms: i64,
-    /// Set while the AOF is replayed: nothing expires (Redis: keyIsExpired
-    /// is false while loading), so later commands find the keys they
-    /// found when they were first run.
-    pub loading: bool,
+    /// Set while the AOF is replayed or the master's stream applied:
+    /// nothing expires (Redis: keyIsExpired is false while loading and for
+    /// the master client), so each command finds the keys it found when
+    /// it first ran.
+    pub expire_paused: bool,
 }
 
 impl Keyspace {
@@ -111,7 +112,7 @@ impl Keyspace {
             lru_clock: 0,
             lfu: None,
             now_ms: 0,
-            loading: false,
+            expire_paused: false,
         }
     }
 
@@ -128,7 +129,7 @@ impl Keyspace {
     /// (logically) gone.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
         let d = &mut self.dbs[db];
-        if self.loading || !d.is_expired(key, now_ms) {
+        if self.expire_paused || !d.is_expired(key, now_ms) {
             return false;
         }
         if self.is_replica {

@@ -114,7 +114,7 @@ pub async fn drive(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, mut st
     let mut eof = false;
     loop {
         // Run what has arrived, then take the pending output.
-        let (close_now, close_after, deadline, aof_sync) = {
+        let (close_now, close_after, deadline, aof_sync, handover) = {
             let mut s = srv.borrow_mut();
             let mut c = client.borrow_mut();
             if !inbuf.is_empty() {
@@ -130,7 +130,12 @@ pub async fn drive(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, mut st
             }
             // Nothing is acknowledged before it is in the AOF.
             let aof_sync = s.write_aof();
-            std::mem::swap(&mut outbuf, &mut c.out);
+            // After PSYNC/SYNC the replication code owns the connection and
+            // sends the pending replies itself.
+            let handover = c.flags.replica;
+            if !handover {
+                std::mem::swap(&mut outbuf, &mut c.out);
+            }
             let limit = output_limit(&s, &c);
             if limit > 0 && outbuf.len() as u64 > limit {
                 tracing::warn!(client = %c.addr, omem = outbuf.len(), "client scheduled to be closed ASAP for overcoming of output buffer limits");
@@ -141,8 +146,12 @@ pub async fn drive(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, mut st
                 c.flags.close_after_reply || eof,
                 c.blocked.as_ref().and_then(|b| b.deadline_ms),
                 aof_sync,
+                handover,
             )
         };
+        if handover {
+            return crate::replication::master::serve_replica(srv, client, stream, inbuf).await;
+        }
         if let Some(target) = aof_sync {
             // appendfsync always: let the other ready connections write
             // their commands first, so one fsync covers them all.

@@ -131,6 +131,25 @@ impl Snapshot<'_> {
         )
     }
 
+    /// Writes the snapshot as an RDB into `w` (a pipe to replicas).
+    pub(crate) fn write_into<W: io::Write>(&self, mut w: W) -> io::Result<()> {
+        let delay = std::time::Duration::from_micros(self.key_delay_us.max(0) as u64);
+        file::write_with(
+            &mut w,
+            &self.keyspace.dbs,
+            &self.header,
+            &self.opts,
+            self.checksum,
+            self.now_ms,
+            || {
+                if !delay.is_zero() {
+                    std::thread::sleep(delay);
+                }
+            },
+        )?;
+        w.flush()
+    }
+
     /// Writes the snapshot to `tmp` and fsyncs it; with `dest`, renames it
     /// there and fsyncs the directory. `tmp` is removed on failure.
     pub(crate) fn write_to(&self, tmp: &Path, dest: Option<&Path>) -> io::Result<()> {
@@ -346,6 +365,7 @@ impl Server {
             self.rdb.last_bgsave_ok = false;
         }
         self.rdb.last_bgsave_time_sec = (now_ms - child.start_ms) / 1000;
+        self.full_sync_disk_done(child.pid, ok);
     }
 
     /// Stops a background save (SHUTDOWN, FLUSHALL): kills the child,

@@ -142,10 +142,36 @@ impl Server {
         }
     }
 
+    /// Answers the clients in WAIT whose offset enough replicas now
+    /// acknowledged (Redis: processClientsWaitingReplicas).
+    pub fn unblock_waiting_for_acks(&mut self) {
+        let ids: Vec<u64> = self.clients.keys().copied().collect();
+        for id in ids {
+            let Some(rc) = self.clients.get(&id).cloned() else {
+                continue;
+            };
+            let Ok(mut c) = rc.try_borrow_mut() else {
+                continue;
+            };
+            let Some((offset, n)) = c.blocked.as_ref().and_then(|b| b.wait) else {
+                continue;
+            };
+            let acked = self.repl.acked(offset);
+            if acked >= n {
+                self.unblock_client(&mut c);
+                c.int(acked as i64);
+                self.stats.commands.entry("wait").or_default().calls += 1;
+                self.stats.total_commands_processed += 1;
+            }
+        }
+    }
+
     /// Answers a blocked client whose deadline passed.
     pub fn unblock_on_timeout(&mut self, c: &mut Client) {
         if let Some(st) = self.unblock_client(c) {
-            if st.timeout_null_bulk {
+            if let Some((offset, _)) = st.wait {
+                c.int(self.repl.acked(offset) as i64);
+            } else if st.timeout_null_bulk {
                 c.null();
             } else {
                 c.null_array();

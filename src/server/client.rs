@@ -33,6 +33,8 @@ pub struct BlockState {
     /// On timeout reply a null bulk string (BLMOVE, BRPOPLPUSH) instead of
     /// a null array (BLPOP, BZPOPMIN).
     pub timeout_null_bulk: bool,
+    /// WAIT: the offset to be acknowledged and by how many replicas.
+    pub wait: Option<(u64, usize)>,
 }
 
 /// Client flags visible in CLIENT LIST (`flags=`).
@@ -50,6 +52,10 @@ pub struct Flags {
     pub close_asap: bool,
     /// CLIENT NO-EVICT on (`e`).
     pub no_evict: bool,
+    /// A replica of ours, after PSYNC/SYNC (`S`).
+    pub replica: bool,
+    /// The link to our master: its writes are obeyed (`M`).
+    pub master: bool,
 }
 
 /// One connected client.
@@ -76,6 +82,10 @@ pub struct Client {
     pub multi_queue: Vec<QueuedCommand>,
     /// Keys this client WATCHes (db, key).
     pub watched: Vec<(usize, Sds)>,
+    /// The replication offset after its last write (WAIT waits for it).
+    pub woff: u64,
+    /// What it announced with REPLCONF (a replica about to PSYNC).
+    pub repl_conf: Option<crate::replication::ReplConf>,
     /// Set when a watched key is touched (Redis: CLIENT_DIRTY_CAS). Shared
     /// with the server's watch table so it can be set while this client is
     /// borrowed.
@@ -115,6 +125,8 @@ impl Client {
             flags: Flags::default(),
             multi_queue: Vec::new(),
             watched: Vec::new(),
+            repl_conf: None,
+            woff: 0,
             dirty_cas: Rc::new(Cell::new(false)),
             channels: HashSet::new(),
             patterns: HashSet::new(),

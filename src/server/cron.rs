@@ -43,6 +43,7 @@ impl Server {
         self.close_idle_clients(now_ms);
         self.rdb_cron(now_ms);
         self.aof_cron(now_ms);
+        self.replication_cron(now_ms);
         self.stats.sample(now_ms);
         self.peak_memory = self.peak_memory.max(self.used_memory());
     }

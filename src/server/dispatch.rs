@@ -51,7 +51,11 @@ impl Server {
             self.reject(c, Some(cmd), args, &errors::NOAUTH.0);
             return;
         }
-        if self.config.maxmemory > 0 {
+        // The master's own stream is obeyed whatever the state here.
+        let obey = c.flags.master;
+        // A replica leaves memory to its master, which evicts and sends
+        // the DELs (replica-ignore-maxmemory, on in Redis by default).
+        if self.config.maxmemory > 0 && !self.is_replica() {
             let out_of_memory = !self.perform_evictions(now_ms);
             let in_multi_queueing = c.flags.multi && !cmd.has(flags::NO_MULTI);
             if out_of_memory && (cmd.has(flags::DENYOOM) || in_multi_queueing) {
@@ -60,7 +64,7 @@ impl Server {
             }
         }
         // Redis refuses PING too, so clients notice (processCommand).
-        if cmd.has(flags::WRITE) || cmd.name == "ping" {
+        if (cmd.has(flags::WRITE) || cmd.name == "ping") && !obey {
             if self.writes_denied_by_disk_error() {
                 self.reject(c, Some(cmd), args, crate::persistence::save::MISCONF);
                 return;
@@ -70,12 +74,33 @@ impl Server {
                 return;
             }
         }
+        if cmd.has(flags::WRITE) && !obey {
+            if self.not_enough_good_replicas() {
+                self.reject(c, Some(cmd), args, "NOREPLICAS Not enough good replicas to write.");
+                return;
+            }
+            if self.is_replica() && self.config.replica_read_only {
+                self.reject(c, Some(cmd), args, "READONLY You can't write against a read only replica.");
+                return;
+            }
+        }
         if c.in_resp2_pubsub() && !cmd.has(flags::PUBSUB_CONTEXT) {
             let msg = format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 cmd.name
             );
             self.reject(c, Some(cmd), args, &msg);
+            return;
+        }
+        if !self.config.replica_serve_stale_data
+            && !cmd.has(flags::STALE)
+            && self
+                .repl
+                .master
+                .as_ref()
+                .is_some_and(|m| m.state != crate::replication::LinkState::Connected)
+        {
+            self.reject(c, Some(cmd), args, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
             return;
         }
         if c.flags.multi && !cmd.has(flags::NO_MULTI) {
@@ -141,6 +166,7 @@ impl Server {
         let dirty_before = self.dirty;
         if !in_exec {
             self.aof.begin_command();
+            self.repl.begin_command();
         }
         self.keyspace.now_ms = now_ms;
         // Set before the call, as Redis does, so CLIENT LIST/INFO show the
@@ -166,7 +192,7 @@ impl Server {
         } else {
             false
         };
-        if c.blocked.is_none() && !self.keyspace.loading {
+        if c.blocked.is_none() && !self.loading {
             let st = self.stats.commands.entry(cmd.name).or_default();
             st.calls += 1;
             st.usec += micros;
@@ -204,6 +230,10 @@ impl Server {
         }
         if !in_exec {
             self.aof.end_command();
+            self.repl.end_command();
+            if changed {
+                c.woff = self.repl.offset;
+            }
         }
     }
 

@@ -94,6 +94,13 @@ pub struct Server {
     pub rdb: crate::persistence::save::RdbState,
     /// The append-only file.
     pub aof: crate::persistence::aof::AofState,
+    /// Replication, as master and as replica.
+    pub repl: crate::replication::ReplState,
+    /// The AOF is being replayed: nothing is propagated or counted.
+    pub loading: bool,
+    /// This server's own handle, for tasks spawned from commands (set by
+    /// the binary; empty in unit tests).
+    pub self_ref: std::rc::Weak<RefCell<Server>>,
     /// Applies a new `loglevel` to the running logger (set by the binary).
     pub on_loglevel: Option<Box<dyn Fn(crate::config::LogLevel)>>,
 }
@@ -138,6 +145,9 @@ impl Server {
             on_loglevel: None,
             rdb: Default::default(),
             aof: Default::default(),
+            repl: crate::replication::ReplState::new(),
+            loading: false,
+            self_ref: std::rc::Weak::new(),
             obuf_hard_limits: hard_limits(&config),
             evict_pool: evict::EvictionPool::default(),
             config,
@@ -216,6 +226,17 @@ impl Server {
         Ok(())
     }
 
+    /// Output buffer hard limit for replicas in bytes (0 = none), from
+    /// `client-output-buffer-limit slave`.
+    pub fn obuf_replica_limit(&self) -> u64 {
+        crate::config::parse_output_limits(&self.config.client_output_buffer_limit)
+            .unwrap_or_default()
+            .iter()
+            .find(|(n, ..)| *n == "slave")
+            .map(|(_, h, ..)| *h)
+            .unwrap_or(0)
+    }
+
     /// Used memory as the allocator reports it (Redis: zmalloc_used_memory).
     pub fn used_memory(&self) -> usize {
         crate::alloc::allocated()
@@ -224,10 +245,11 @@ impl Server {
     /// Feeds a command that changed the dataset to the AOF (and, with
     /// replication, to replicas). Nothing is fed while loading.
     pub fn propagate(&mut self, db: usize, argv: &[&[u8]]) {
-        if self.keyspace.loading {
+        if self.loading {
             return;
         }
         self.stats.propagated_commands += 1;
+        self.repl.feed(Some(db), argv);
         if self.aof.is_on() {
             let ts = self
                 .config

@@ -21,6 +21,11 @@ pub struct CmdStat {
 /// Server-wide counters (INFO stats).
 #[derive(Debug, Default)]
 pub struct Stats {
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
+    pub total_net_repl_input_bytes: u64,
+    pub total_net_repl_output_bytes: u64,
     pub total_connections_received: u64,
     pub total_commands_processed: u64,
     pub total_net_input_bytes: u64,

@@ -93,7 +93,8 @@ impl Server {
         };
         let start = Instant::now();
         let files: Vec<AofFile> = manifest.load_order().cloned().collect();
-        self.keyspace.loading = true;
+        self.keyspace.expire_paused = true;
+        self.loading = true;
         let res = (|| {
             for (i, f) in files.iter().enumerate() {
                 let last = i + 1 == files.len();
@@ -101,7 +102,8 @@ impl Server {
             }
             anyhow::Ok(())
         })();
-        self.keyspace.loading = false;
+        self.keyspace.expire_paused = false;
+        self.loading = false;
         res?;
         self.aof.manifest = manifest;
         tracing::info!(

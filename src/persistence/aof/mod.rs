@@ -509,7 +509,7 @@ impl Server {
     /// Whether a background save or rewrite is running (Redis:
     /// hasActiveChildProcess).
     pub fn has_active_child(&self) -> bool {
-        self.rdb.child.is_some() || self.aof.child.is_some()
+        self.rdb.child.is_some() || self.aof.child.is_some() || self.repl.sync_child.is_some()
     }
 
     /// BGREWRITEAOF (Redis: rewriteAppendOnlyFileBackground): a new

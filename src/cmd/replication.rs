@@ -7,9 +7,36 @@ use crate::spec;
 
 /// The replication family.
 pub static COMMANDS: &[CommandSpec] = &[
-    spec!("replicaof", 3, ADMIN | NO_MULTI | STALE, 0, 0, 0, "server", replicaof),
-    spec!("slaveof", 3, ADMIN | NO_MULTI | STALE, 0, 0, 0, "server", replicaof),
-    spec!("replconf", -1, ADMIN | NO_MULTI | STALE | LOADING, 0, 0, 0, "server", replconf),
+    spec!(
+        "replicaof",
+        3,
+        ADMIN | NO_MULTI | STALE,
+        0,
+        0,
+        0,
+        "server",
+        replicaof
+    ),
+    spec!(
+        "slaveof",
+        3,
+        ADMIN | NO_MULTI | STALE,
+        0,
+        0,
+        0,
+        "server",
+        replicaof
+    ),
+    spec!(
+        "replconf",
+        -1,
+        ADMIN | NO_MULTI | STALE | LOADING,
+        0,
+        0,
+        0,
+        "server",
+        replconf
+    ),
     spec!("psync", -3, ADMIN | NO_MULTI, 0, 0, 0, "server", psync),
     spec!("sync", 1, ADMIN | NO_MULTI, 0, 0, 0, "server", sync),
     spec!("role", 1, FAST | STALE | LOADING, 0, 0, 0, "admin", role),
@@ -36,7 +63,8 @@ fn replicaof(ctx: &mut Ctx) -> CmdResult {
     if let Some(m) = &ctx.srv.repl.master {
         if m.host.eq_ignore_ascii_case(&host) && m.port == port {
             tracing::info!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
-            ctx.client.simple("OK Already connected to specified master");
+            ctx.client
+                .simple("OK Already connected to specified master");
             return Ok(());
         }
     }

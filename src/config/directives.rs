@@ -573,11 +573,8 @@ pub static DIRECTIVES: &[Directive] = &[
         set: |c, a| {
             // `save ""` clears the rules; otherwise pairs of <seconds> <changes>.
             // Several `save` lines in a file accumulate, as in Redis; CONFIG SET replaces.
-            let args: Vec<&str> = a
-                .iter()
-                .map(String::as_str)
-                .filter(|s| !s.is_empty())
-                .collect();
+            // `--save "3600 1 300 100"` on the command line is one argument.
+            let args: Vec<&str> = a.iter().flat_map(|s| s.split_whitespace()).collect();
             if args.is_empty() {
                 c.save.clear();
                 return Ok(());

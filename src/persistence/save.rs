@@ -230,6 +230,7 @@ impl Server {
                 used_mem: self.used_memory() as u64,
                 access: access(&self.config),
                 aof_base,
+                repl: self.repl_aux(),
             },
             now_ms,
             as_commands: aof_base && !self.config.aof_use_rdb_preamble,
@@ -467,6 +468,9 @@ impl Server {
         );
         self.rdb.last_load_keys_loaded = loaded.keys_loaded;
         self.rdb.last_load_keys_expired = loaded.keys_expired;
+        if let Some(r) = file::ReplAux::from_aux(&loaded.aux) {
+            self.restore_repl_aux(&r);
+        }
         Ok(())
     }
 }

@@ -126,9 +126,15 @@ mod tests {
         let mut b = Backlog::new(16 * 1024, 0);
         let data: Vec<u8> = (0..50_000u32).map(|i| (i % 13) as u8).collect();
         b.feed(&data);
-        assert_eq!(b.since(b.first_offset()).unwrap(), &data[50_000 - 16 * 1024..]);
+        assert_eq!(
+            b.since(b.first_offset()).unwrap(),
+            &data[50_000 - 16 * 1024..]
+        );
         b.resize(20 * 1024);
         assert_eq!(b.end(), 50_000);
-        assert_eq!(b.since(b.first_offset()).unwrap(), &data[50_000 - 16 * 1024..]);
+        assert_eq!(
+            b.since(b.first_offset()).unwrap(),
+            &data[50_000 - 16 * 1024..]
+        );
     }
 }

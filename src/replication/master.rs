@@ -50,10 +50,11 @@ impl Server {
             return Err("ERR Replica can't be in MULTI state".into());
         }
         let conf = c.repl_conf.clone().unwrap_or_default();
-        let ip = conf
-            .ip
-            .clone()
-            .unwrap_or_else(|| c.addr.rsplit_once(':').map_or(c.addr.clone(), |(h, _)| h.to_string()));
+        let ip = conf.ip.clone().unwrap_or_else(|| {
+            c.addr
+                .rsplit_once(':')
+                .map_or(c.addr.clone(), |(h, _)| h.to_string())
+        });
         let mut replica = Replica {
             addr_ip: c.addr.clone(),
             ip,
@@ -246,14 +247,19 @@ impl Server {
             return;
         }
         self.repl.disk_sync_pid = None;
-        let data = if ok { std::fs::read(self.rdb_path()).ok() } else { None };
+        let data = if ok {
+            std::fs::read(self.rdb_path()).ok()
+        } else {
+            None
+        };
         for r in self.repl.replicas.values_mut() {
             if r.state != ReplicaState::WaitBgsaveEnd {
                 continue;
             }
             match &data {
                 Some(d) => {
-                    r.out.extend_from_slice(format!("${}\r\n", d.len()).as_bytes());
+                    r.out
+                        .extend_from_slice(format!("${}\r\n", d.len()).as_bytes());
                     r.out.extend_from_slice(d);
                     finish_sync(r);
                 }
@@ -382,7 +388,10 @@ async fn relay(
         }
     }
     if ok {
-        tracing::info!("Diskless sync of {total} bytes to {} replicas finished", targets.len());
+        tracing::info!(
+            "Diskless sync of {total} bytes to {} replicas finished",
+            targets.len()
+        );
     } else {
         tracing::warn!("Diskless sync child failed; the replicas will retry");
     }
@@ -455,17 +464,17 @@ pub async fn serve_replica(
     let mut ok = wr.write_all(&first).await.is_ok();
     let limit = srv.borrow().obuf_replica_limit();
     while ok {
+        let killed = client.borrow().flags.close_asap;
         let (buf, close) = {
             let mut s = srv.borrow_mut();
             match s.repl.replicas.get_mut(&id) {
                 Some(r) => {
-                    let over = limit > 0
-                        && r.state == ReplicaState::Online
-                        && r.out.len() as u64 > limit;
+                    let over =
+                        limit > 0 && r.state == ReplicaState::Online && r.out.len() as u64 > limit;
                     if over {
                         tracing::warn!("Client id={id} scheduled to be closed ASAP for overcoming of output buffer limits (replica).");
                     }
-                    (std::mem::take(&mut r.out), r.close || over)
+                    (std::mem::take(&mut r.out), r.close || over || killed)
                 }
                 None => (Vec::new(), true),
             }

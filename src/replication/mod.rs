@@ -361,6 +361,40 @@ impl Default for ReplState {
 }
 
 impl Server {
+    /// The replication position to save with a snapshot, when there is a
+    /// history worth continuing (Redis: rdbPopulateSaveInfo).
+    pub fn repl_aux(&self) -> Option<crate::persistence::rdb::file::ReplAux> {
+        let r = &self.repl;
+        let db = match &r.master {
+            Some(_) => r.master_db,
+            None if r.backlog.is_some() => r.selected_db.unwrap_or(0),
+            None => return None,
+        };
+        Some(crate::persistence::rdb::file::ReplAux {
+            stream_db: db,
+            id: r.replid.as_bytes().try_into().ok()?,
+            offset: r.offset,
+        })
+    }
+
+    /// After loading a snapshot that carries a replication position: the
+    /// history continues from there, so replicas (or our master) can
+    /// resume with a partial resync.
+    pub fn restore_repl_aux(&mut self, a: &crate::persistence::rdb::file::ReplAux) {
+        let r = &mut self.repl;
+        r.replid = String::from_utf8_lossy(&a.id).into_owned();
+        r.offset = a.offset;
+        r.read_offset = a.offset;
+        r.master_db = a.stream_db;
+        r.backlog = None;
+        r.ensure_backlog(self.config.repl_backlog_size);
+        tracing::info!(
+            "Restored replication ID {} and offset {} from the RDB file",
+            r.replid,
+            r.offset
+        );
+    }
+
     /// Whether this server replicates from a master.
     pub fn is_replica(&self) -> bool {
         self.repl.master.is_some()
@@ -371,7 +405,10 @@ impl Server {
     /// time to live, pending full syncs, min-replicas accounting.
     pub fn replication_cron(&mut self, now_ms: i64) {
         let period = self.config.repl_ping_replica_period.max(1) * 1000;
-        if !self.is_replica() && !self.repl.replicas.is_empty() && now_ms - self.repl.last_ping_ms >= period {
+        if !self.is_replica()
+            && !self.repl.replicas.is_empty()
+            && now_ms - self.repl.last_ping_ms >= period
+        {
             self.repl.last_ping_ms = now_ms;
             self.repl.feed(None, &[b"PING"]);
         }
@@ -392,7 +429,12 @@ impl Server {
                 }
                 ReplicaState::Online => {
                     if now_ms - r.ack_ms > timeout && !r.close {
-                        tracing::warn!(replica = id, "Disconnecting timedout replica (streaming sync): {}:{}", r.ip, r.port);
+                        tracing::warn!(
+                            replica = id,
+                            "Disconnecting timedout replica (streaming sync): {}:{}",
+                            r.ip,
+                            r.port
+                        );
                         r.close = true;
                         r.notify.notify_one();
                     }
@@ -403,7 +445,9 @@ impl Server {
             let ttl = self.config.repl_backlog_ttl;
             if ttl > 0 && now_ms - self.repl.no_replicas_since_ms > ttl * 1000 {
                 // Nobody can continue from it any more: a new history starts.
-                tracing::info!("Replication backlog freed after {ttl} seconds without connected replicas.");
+                tracing::info!(
+                    "Replication backlog freed after {ttl} seconds without connected replicas."
+                );
                 self.repl.backlog = None;
                 self.repl.replid = new_replid();
                 self.repl.clear_replid2();
@@ -447,7 +491,11 @@ impl Server {
                 );
                 if m.state == LinkState::Transfer {
                     let total = m.transfer_size;
-                    let left = if total >= 0 { total - m.transfer_read as i64 } else { 0 };
+                    let left = if total >= 0 {
+                        total - m.transfer_read as i64
+                    } else {
+                        0
+                    };
                     let perc = if total > 0 {
                         m.transfer_read as f64 * 100.0 / total as f64
                     } else {

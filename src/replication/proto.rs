@@ -68,7 +68,11 @@ pub fn parse_bulk_header(line: &[u8]) -> Option<Transfer> {
     if let Some(mark) = rest.strip_prefix(b"EOF:") {
         return (mark.len() == EOF_MARK_LEN).then(|| Transfer::Eof(mark.to_vec()));
     }
-    std::str::from_utf8(rest).ok()?.parse().ok().map(Transfer::Len)
+    std::str::from_utf8(rest)
+        .ok()?
+        .parse()
+        .ok()
+        .map(Transfer::Len)
 }
 
 #[cfg(test)]
@@ -80,16 +84,31 @@ mod tests {
         let id = "a".repeat(40);
         assert_eq!(
             parse_psync_reply(&format!("+FULLRESYNC {id} 1234")),
-            PsyncReply::Full { replid: id.clone(), offset: 1234 }
+            PsyncReply::Full {
+                replid: id.clone(),
+                offset: 1234
+            }
         );
         assert_eq!(
             parse_psync_reply(&format!("+CONTINUE {id}")),
             PsyncReply::Continue { replid: Some(id) }
         );
-        assert_eq!(parse_psync_reply("+CONTINUE"), PsyncReply::Continue { replid: None });
-        assert!(matches!(parse_psync_reply("-NOMASTERLINK Can't SYNC"), PsyncReply::TryLater(_)));
-        assert!(matches!(parse_psync_reply("+FULLRESYNC x y"), PsyncReply::Error(_)));
-        assert_eq!(parse_psync_reply("-ERR nope"), PsyncReply::Error("ERR nope".into()));
+        assert_eq!(
+            parse_psync_reply("+CONTINUE"),
+            PsyncReply::Continue { replid: None }
+        );
+        assert!(matches!(
+            parse_psync_reply("-NOMASTERLINK Can't SYNC"),
+            PsyncReply::TryLater(_)
+        ));
+        assert!(matches!(
+            parse_psync_reply("+FULLRESYNC x y"),
+            PsyncReply::Error(_)
+        ));
+        assert_eq!(
+            parse_psync_reply("-ERR nope"),
+            PsyncReply::Error("ERR nope".into())
+        );
     }
 
     #[test]

@@ -114,7 +114,9 @@ impl Server {
     /// Replaces the dataset with a snapshot from the master (Redis:
     /// readSyncBulkPayload's load step) and starts the new history.
     fn load_from_master(&mut self, rdb: &[u8], replid: &str, offset: u64) -> Result<u64, String> {
-        let mut dbs: Vec<Db> = (0..self.keyspace.dbs.len()).map(|_| Db::default()).collect();
+        let mut dbs: Vec<Db> = (0..self.keyspace.dbs.len())
+            .map(|_| Db::default())
+            .collect();
         let opts = LoadOptions {
             now_ms: crate::util::time::now_ms(),
             master: false,
@@ -122,8 +124,9 @@ impl Server {
             lru: self.keyspace.new_stamp(),
             lfu: self.config.maxmemory_policy.is_lfu(),
         };
-        let loaded = rdbfile::load(rdb, &mut dbs, &opts)
-            .map_err(|e| format!("Failed trying to load the MASTER synchronization DB from socket: {e}"))?;
+        let loaded = rdbfile::load(rdb, &mut dbs, &opts).map_err(|e| {
+            format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
+        })?;
         // Watchers of any key see the flush (Redis: emptyData signals).
         self.touch_watched_in_db(None);
         let old = std::mem::replace(&mut self.keyspace.dbs, dbs);
@@ -141,7 +144,9 @@ impl Server {
             // The AOF must describe the new dataset: rewrite it.
             self.stop_aof();
             if let Err(e) = self.start_aof(crate::util::time::now_ms()) {
-                tracing::warn!("Failed enabling the AOF after successful master synchronization: {e}");
+                tracing::warn!(
+                    "Failed enabling the AOF after successful master synchronization: {e}"
+                );
             }
         }
         Ok(loaded.keys_loaded)
@@ -291,7 +296,8 @@ async fn sync_with_master(srv: &Rc<RefCell<Server>>, epoch: u64) -> LinkResult {
     let Some(cfg) = link_config(&srv.borrow()) else {
         return Ok(());
     };
-    srv.borrow_mut().set_link_state(epoch, LinkState::Connecting);
+    srv.borrow_mut()
+        .set_link_state(epoch, LinkState::Connecting);
     let addr = format!("{}:{}", cfg.host, cfg.port);
     let stream = tokio::time::timeout(cfg.timeout, TcpStream::connect(&addr))
         .await
@@ -324,7 +330,10 @@ async fn sync_with_master(srv: &Rc<RefCell<Server>>, epoch: u64) -> LinkResult {
             return Err(format!("Unable to AUTH to MASTER: {r}"));
         }
     } else if pong.starts_with("-NOAUTH") {
-        return Err("Unable to AUTH to MASTER: the master requires a password and masterauth is not set".into());
+        return Err(
+            "Unable to AUTH to MASTER: the master requires a password and masterauth is not set"
+                .into(),
+        );
     }
     let port = cfg.listening_port.to_string();
     let r = conn.command(&["REPLCONF", "listening-port", &port]).await?;
@@ -375,8 +384,14 @@ async fn sync_with_master(srv: &Rc<RefCell<Server>>, epoch: u64) -> LinkResult {
             tracing::info!("Successful partial resynchronization with master.");
             tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         }
-        PsyncReply::TryLater(why) => return Err(format!("Master is currently unable to PSYNC but should be in the future: {why}")),
-        PsyncReply::Error(why) => return Err(format!("Unexpected reply to PSYNC from master: {why}")),
+        PsyncReply::TryLater(why) => {
+            return Err(format!(
+                "Master is currently unable to PSYNC but should be in the future: {why}"
+            ))
+        }
+        PsyncReply::Error(why) => {
+            return Err(format!("Unexpected reply to PSYNC from master: {why}"))
+        }
     }
     if !srv.borrow_mut().set_link_state(epoch, LinkState::Connected) {
         return Ok(());
@@ -402,7 +417,11 @@ async fn full_sync(
     };
     tracing::info!(
         "MASTER <-> REPLICA sync: receiving {} from master to memory",
-        if size >= 0 { format!("{size} bytes") } else { "streamed RDB".into() }
+        if size >= 0 {
+            format!("{size} bytes")
+        } else {
+            "streamed RDB".into()
+        }
     );
     let mut data: Vec<u8> = Vec::with_capacity(size.max(0) as usize);
     let mut last_log = std::time::Instant::now();
@@ -464,7 +483,13 @@ async fn stream_from_master(srv: &Rc<RefCell<Server>>, epoch: u64, conn: Conn) -
         timeout,
     } = conn;
     let db = srv.borrow().repl.master_db;
-    let mut mc = Client::new(0, "master".into(), String::new(), true, crate::util::time::now_ms());
+    let mut mc = Client::new(
+        0,
+        "master".into(),
+        String::new(),
+        true,
+        crate::util::time::now_ms(),
+    );
     mc.flags.master = true;
     mc.db = db;
     let notify = srv.borrow().repl.link_notify.clone();
@@ -545,7 +570,10 @@ async fn stream_from_master(srv: &Rc<RefCell<Server>>, epoch: u64, conn: Conn) -
 
 async fn write_ack(stream: &mut TcpStream, off: &str, timeout: Duration) -> LinkResult {
     let mut out = Vec::new();
-    crate::persistence::aof::reader::encode_command(&mut out, &[b"REPLCONF", b"ACK", off.as_bytes()]);
+    crate::persistence::aof::reader::encode_command(
+        &mut out,
+        &[b"REPLCONF", b"ACK", off.as_bytes()],
+    );
     tokio::time::timeout(timeout, stream.write_all(&out))
         .await
         .map_err(|_| "Timeout writing to MASTER".to_string())?

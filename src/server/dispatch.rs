@@ -76,11 +76,21 @@ impl Server {
         }
         if cmd.has(flags::WRITE) && !obey {
             if self.not_enough_good_replicas() {
-                self.reject(c, Some(cmd), args, "NOREPLICAS Not enough good replicas to write.");
+                self.reject(
+                    c,
+                    Some(cmd),
+                    args,
+                    "NOREPLICAS Not enough good replicas to write.",
+                );
                 return;
             }
             if self.is_replica() && self.config.replica_read_only {
-                self.reject(c, Some(cmd), args, "READONLY You can't write against a read only replica.");
+                self.reject(
+                    c,
+                    Some(cmd),
+                    args,
+                    "READONLY You can't write against a read only replica.",
+                );
                 return;
             }
         }
@@ -100,7 +110,12 @@ impl Server {
                 .as_ref()
                 .is_some_and(|m| m.state != crate::replication::LinkState::Connected)
         {
-            self.reject(c, Some(cmd), args, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+            self.reject(
+                c,
+                Some(cmd),
+                args,
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            );
             return;
         }
         if c.flags.multi && !cmd.has(flags::NO_MULTI) {

@@ -50,6 +50,40 @@ pub struct Header {
     pub access: Access,
     /// The file is the base of an AOF ("aof-base" 1).
     pub aof_base: bool,
+    /// Replication position, so a restarted server continues its history
+    /// ("repl-stream-db", "repl-id", "repl-offset").
+    pub repl: Option<ReplAux>,
+}
+
+/// Replication position saved in a snapshot (Redis: rdbSaveInfo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplAux {
+    /// The database the replication stream had selected.
+    pub stream_db: usize,
+    /// The replication id (40 hex digits).
+    pub id: [u8; 40],
+    /// The replication offset.
+    pub offset: u64,
+}
+
+impl ReplAux {
+    /// Reads the three aux fields back, when all are present and sane.
+    pub fn from_aux(aux: &[(Sds, Sds)]) -> Option<ReplAux> {
+        let get = |name: &str| {
+            aux.iter()
+                .find(|(k, _)| k.as_slice() == name.as_bytes())
+                .map(|(_, v)| v.as_slice())
+        };
+        let num = |v: &[u8]| std::str::from_utf8(v).ok()?.parse::<i64>().ok();
+        let id: [u8; 40] = get("repl-id")?.try_into().ok()?;
+        let offset = num(get("repl-offset")?)?;
+        let db = get("repl-stream-db").and_then(num).unwrap_or(0);
+        (offset >= 0 && db >= 0 && id.iter().all(u8::is_ascii_hexdigit)).then_some(ReplAux {
+            stream_db: db as usize,
+            id,
+            offset: offset as u64,
+        })
+    }
 }
 
 /// What `Obj::lru` holds, which decides the IDLE (0xF8) and FREQ (0xF9)
@@ -154,6 +188,21 @@ pub fn write_with<W: Write>(
         hdr.used_mem.to_string().as_bytes(),
         c,
     );
+    if let Some(r) = &hdr.repl {
+        aux(
+            &mut s.buf,
+            "repl-stream-db",
+            r.stream_db.to_string().as_bytes(),
+            c,
+        );
+        aux(&mut s.buf, "repl-id", &r.id, c);
+        aux(
+            &mut s.buf,
+            "repl-offset",
+            r.offset.to_string().as_bytes(),
+            c,
+        );
+    }
     aux(
         &mut s.buf,
         "aof-base",
@@ -404,6 +453,7 @@ mod tests {
             used_mem: 1_000_000,
             access: Access::Plain,
             aof_base: false,
+            repl: None,
         };
         write(&mut out, d, &hdr, &SaveOptions::default(), checksum).unwrap();
         out
@@ -470,6 +520,7 @@ mod tests {
             used_mem: 0,
             access: Access::Lru,
             aof_base: false,
+            repl: None,
         };
         let mut bytes = Vec::new();
         write(&mut bytes, &d, &hdr, &SaveOptions::default(), true).unwrap();

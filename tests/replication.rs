@@ -1,0 +1,344 @@
+//! Master/replica replication with real processes on loopback: picket
+//! with picket, and picket with Debian's redis-server 7.0 in both
+//! directions. Every check compares the whole keyspace of master and
+//! replica (types, encodings, contents, TTLs, every database) once the
+//! replica's offset has reached the master's.
+
+mod common;
+use common::data::*;
+use common::{cmd, err, Proc};
+use std::time::{Duration, Instant};
+
+/// A picket master that syncs replicas at once (no diskless delay).
+fn master(extra: &[&str]) -> Proc {
+    let mut a = vec!["--repl-diskless-sync-delay", "0", "--save", ""];
+    a.extend_from_slice(extra);
+    Proc::picket(&a)
+}
+
+fn replica_args(m: &Proc, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "--replicaof".into(),
+        "127.0.0.1".into(),
+        m.port.to_string(),
+        "--repl-diskless-sync-delay".into(),
+        "0".into(),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+fn picket_replica(m: &Proc, extra: &[&str]) -> Proc {
+    let a = replica_args(m, extra);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let mut v = vec!["--save", ""];
+    v.extend_from_slice(&a);
+    Proc::picket(&v)
+}
+
+fn redis_replica(m: &Proc) -> Proc {
+    Proc::redis(&["--replicaof", "127.0.0.1", &m.port.to_string()])
+}
+
+fn repl_field(c: &mut redis::Connection, name: &str) -> String {
+    let info = q(c, &["INFO", "replication"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn stat_field(c: &mut redis::Connection, name: &str) -> u64 {
+    let info = q(c, &["INFO", "stats"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+/// Waits until the replica's link is up and its offset reached the
+/// master's; panics after `limit`.
+fn wait_synced(m: &Proc, r: &Proc, limit: Duration) {
+    wait_synced_with(&mut m.conn(), r, limit)
+}
+
+fn wait_synced_with(mc: &mut redis::Connection, r: &Proc, limit: Duration) {
+    let mut rc = r.conn();
+    let start = Instant::now();
+    loop {
+        let up = repl_field(&mut rc, "master_link_status") == "up";
+        let mo = repl_field(mc, "master_repl_offset");
+        let ro = repl_field(&mut rc, "slave_repl_offset");
+        if up && mo == ro {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "replica did not catch up (up={up}, master {mo}, replica {ro})\n{}",
+            r.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+const SYNC: Duration = Duration::from_secs(20);
+
+/// Writes after the initial sync: a transaction, TTLs, other databases,
+/// deletes and a key that expires on the master.
+fn live_writes(c: &mut redis::Connection) {
+    q(c, &["MULTI"]);
+    q(c, &["INCR", "int"]);
+    q(c, &["RPUSH", "list", "tail"]);
+    q(c, &["EXEC"]);
+    q(c, &["SELECT", "9"]);
+    q(c, &["HSET", "h9", "f", "v"]);
+    q(c, &["SELECT", "0"]);
+    q(c, &["SET", "fresh", "v", "EX", "1000"]);
+    q(c, &["DEL", "str"]);
+    q(c, &["SET", "soon", "gone", "PX", "100"]);
+    q(c, &["SPOP", "smallset"]);
+    q(c, &["ZINCRBY", "zset", "2", "a"]);
+}
+
+#[test]
+fn a_picket_replica_copies_everything_and_follows_every_write() {
+    let m = master(&[]);
+    let mut mc = m.conn();
+    populate(&mut mc);
+    let r = picket_replica(&m, &[]);
+    wait_synced(&m, &r, SYNC);
+    let mut rc = r.conn();
+    assert_eq!(snapshot(&mut rc), snapshot(&mut mc));
+    live_writes(&mut mc);
+    wait_synced(&m, &r, SYNC);
+    assert_eq!(snapshot(&mut rc), snapshot(&mut mc));
+    // The key with 100 ms to live expires on the master, which sends the
+    // DEL; the replica hides it as soon as its deadline passes.
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(q(&mut rc, &["EXISTS", "soon"]), "0");
+    // Writes are refused; reads are served.
+    assert_eq!(
+        err(&mut rc, &["SET", "x", "1"]),
+        "READONLY You can't write against a read only replica."
+    );
+    assert_eq!(q(&mut rc, &["GET", "int"]), q(&mut mc, &["GET", "int"]));
+    // INFO and ROLE as Sentinel and the operator read them.
+    assert_eq!(repl_field(&mut rc, "role"), "slave");
+    assert_eq!(repl_field(&mut rc, "master_port"), m.port.to_string());
+    assert_eq!(repl_field(&mut rc, "slave_read_only"), "1");
+    assert_eq!(repl_field(&mut mc, "connected_slaves"), "1");
+    let slave0 = repl_field(&mut mc, "slave0");
+    assert!(
+        slave0.starts_with(&format!(
+            "ip=127.0.0.1,port={},state=online,offset=",
+            r.port
+        )),
+        "{slave0}"
+    );
+    assert_eq!(
+        repl_field(&mut mc, "master_replid"),
+        repl_field(&mut rc, "master_replid")
+    );
+    let role = q(&mut rc, &["ROLE"]);
+    assert_eq!(
+        role,
+        format!(
+            "[slave,127.0.0.1,{},connected,{}]",
+            m.port,
+            repl_field(&mut mc, "master_repl_offset")
+        )
+    );
+    assert!(q(&mut mc, &["ROLE"]).starts_with("[master,"));
+    assert_eq!(stat_field(&mut mc, "sync_full"), 1);
+}
+
+#[test]
+fn redis_server_replicates_from_picket_initial_sync_and_stream() {
+    let m = master(&[]);
+    let mut mc = m.conn();
+    populate(&mut mc);
+    let r = redis_replica(&m);
+    wait_synced(&m, &r, SYNC);
+    let mut rc = r.conn();
+    assert_eq!(snapshot(&mut rc), snapshot(&mut mc));
+    live_writes(&mut mc);
+    wait_synced(&m, &r, SYNC);
+    assert_eq!(snapshot(&mut rc), snapshot(&mut mc));
+    // redis-server ACKs: WAIT sees it.
+    assert_eq!(q(&mut mc, &["WAIT", "1", "2000"]), "1");
+}
+
+#[test]
+fn picket_replicates_from_redis_server_initial_sync_and_stream() {
+    let m = Proc::redis(&["--repl-diskless-sync-delay", "0"]);
+    let mut mc = m.conn();
+    populate(&mut mc);
+    let r = picket_replica(&m, &[]);
+    wait_synced(&m, &r, SYNC);
+    let mut rc = r.conn();
+    assert_eq!(snapshot(&mut rc), snapshot(&mut mc));
+    live_writes(&mut mc);
+    wait_synced(&m, &r, SYNC);
+    assert_eq!(snapshot(&mut rc), snapshot(&mut mc));
+    assert_eq!(q(&mut mc, &["WAIT", "1", "2000"]), "1");
+}
+
+#[test]
+fn disk_based_sync_and_a_chain_of_replicas_carry_the_same_data() {
+    let m = master(&["--repl-diskless-sync", "no"]);
+    let mut mc = m.conn();
+    populate(&mut mc);
+    let r1 = picket_replica(&m, &[]);
+    wait_synced(&m, &r1, SYNC);
+    // A replica of the replica.
+    let r2 = picket_replica(&r1, &[]);
+    wait_synced(&r1, &r2, SYNC);
+    live_writes(&mut mc);
+    wait_synced(&m, &r1, SYNC);
+    wait_synced(&r1, &r2, SYNC);
+    let want = snapshot(&mut mc);
+    assert_eq!(snapshot(&mut r1.conn()), want);
+    assert_eq!(snapshot(&mut r2.conn()), want);
+    assert!(m.log_text().contains("target: disk"), "{}", m.log_text());
+}
+
+#[test]
+fn a_restarted_replica_continues_with_a_partial_resync() {
+    let m = master(&[]);
+    let mut mc = m.conn();
+    populate(&mut mc);
+    let dir = tempfile::tempdir().unwrap();
+    let args = replica_args(&m, &["--save", "3600 1"]);
+    let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+    a.extend_from_slice(&["--dir", dir_arg(dir.path())]);
+    let r = Proc::picket(&a);
+    wait_synced(&m, &r, SYNC);
+    // SHUTDOWN saves the dataset with its replication position.
+    let _ = cmd(&mut r.conn(), &["SHUTDOWN"]);
+    drop(r);
+    live_writes(&mut mc);
+    let r = Proc::picket(&a);
+    wait_synced(&m, &r, SYNC);
+    assert_eq!(snapshot(&mut r.conn()), snapshot(&mut mc));
+    assert_eq!(stat_field(&mut mc, "sync_full"), 1);
+    assert_eq!(stat_field(&mut mc, "sync_partial_ok"), 1);
+}
+
+#[test]
+fn promoting_a_replica_lets_the_others_continue_partially() {
+    let mut m = master(&[]);
+    let mut mc = m.conn();
+    populate(&mut mc);
+    let r1 = picket_replica(&m, &[]);
+    let r2 = picket_replica(&m, &[]);
+    let r3 = redis_replica(&m);
+    wait_synced(&m, &r1, SYNC);
+    wait_synced(&m, &r2, SYNC);
+    wait_synced(&m, &r3, SYNC);
+    live_writes(&mut mc);
+    wait_synced(&m, &r1, SYNC);
+    wait_synced(&m, &r2, SYNC);
+    wait_synced(&m, &r3, SYNC);
+    let want = snapshot(&mut mc);
+    m.signal("KILL");
+    m.wait_exit(Duration::from_secs(5));
+    // Failover by hand: r1 becomes the master, the others follow it.
+    let mut c1 = r1.conn();
+    q(&mut c1, &["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(repl_field(&mut c1, "role"), "master");
+    assert_ne!(repl_field(&mut c1, "master_replid2"), "0".repeat(40));
+    let p1 = r1.port.to_string();
+    q(&mut r2.conn(), &["REPLICAOF", "127.0.0.1", &p1]);
+    q(&mut r3.conn(), &["REPLICAOF", "127.0.0.1", &p1]);
+    wait_synced(&r1, &r2, SYNC);
+    wait_synced(&r1, &r3, SYNC);
+    assert_eq!(stat_field(&mut c1, "sync_full"), 0);
+    assert_eq!(stat_field(&mut c1, "sync_partial_ok"), 2);
+    q(&mut c1, &["SET", "after", "failover"]);
+    wait_synced(&r1, &r2, SYNC);
+    wait_synced(&r1, &r3, SYNC);
+    let mut want2 = want.clone();
+    want2.insert("0/after".into(), "string embstr ttl=-1 failover".into());
+    assert_eq!(snapshot(&mut c1), want2);
+    assert_eq!(snapshot(&mut r2.conn()), want2);
+    assert_eq!(snapshot(&mut r3.conn()), want2);
+}
+
+#[test]
+fn masterauth_wrong_or_missing_keeps_the_link_down_and_says_why() {
+    let m = master(&["--requirepass", "s3cret-pw"]);
+    let r = picket_replica(&m, &[]);
+    let mut rc = r.conn();
+    assert!(wait_for(Duration::from_secs(5), || r
+        .log_text()
+        .contains("masterauth is not set")));
+    assert_eq!(repl_field(&mut rc, "master_link_status"), "down");
+    q(&mut rc, &["CONFIG", "SET", "masterauth", "wrong-pw"]);
+    assert!(wait_for(Duration::from_secs(5), || r
+        .log_text()
+        .contains("Unable to AUTH to MASTER")));
+    assert_eq!(repl_field(&mut rc, "master_link_status"), "down");
+    q(&mut rc, &["CONFIG", "SET", "masterauth", "s3cret-pw"]);
+    let mut mc = m.conn();
+    q(&mut mc, &["AUTH", "s3cret-pw"]);
+    wait_synced_with(&mut mc, &r, SYNC);
+    let log = r.log_text();
+    assert!(
+        !log.contains("s3cret-pw") && !log.contains("wrong-pw"),
+        "{log}"
+    );
+}
+
+#[test]
+fn wait_counts_acknowledging_replicas_and_min_replicas_guards_writes() {
+    let m = master(&[]);
+    let mut mc = m.conn();
+    let r = picket_replica(&m, &[]);
+    wait_synced(&m, &r, SYNC);
+    q(&mut mc, &["SET", "k", "v"]);
+    assert_eq!(q(&mut mc, &["WAIT", "1", "5000"]), "1");
+    let start = Instant::now();
+    assert_eq!(q(&mut mc, &["WAIT", "2", "300"]), "1");
+    assert!(start.elapsed() >= Duration::from_millis(250));
+    q(&mut mc, &["CONFIG", "SET", "min-replicas-to-write", "2"]);
+    assert!(wait_for(Duration::from_secs(3), || cmd(
+        &mut mc,
+        &["SET", "k", "2"]
+    )
+    .is_err()));
+    assert_eq!(
+        err(&mut mc, &["SET", "k", "2"]),
+        "NOREPLICAS Not enough good replicas to write."
+    );
+    assert_eq!(repl_field(&mut mc, "min_slaves_good_slaves"), "1");
+    q(&mut mc, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    assert!(wait_for(Duration::from_secs(3), || cmd(
+        &mut mc,
+        &["SET", "k", "3"]
+    )
+    .is_ok()));
+    assert_eq!(
+        err(&mut r.conn(), &["WAIT", "1", "0"]),
+        "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."
+    );
+}
+
+#[test]
+fn replicaof_at_run_time_is_persisted_by_config_rewrite() {
+    let m = master(&[]);
+    let r = Proc::picket_with_conf("port 0\n", &["--save", ""]);
+    let mut rc = r.conn();
+    q(&mut rc, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]);
+    wait_synced(&m, &r, SYNC);
+    assert_eq!(
+        q(&mut rc, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]),
+        "OK Already connected to specified master"
+    );
+    q(&mut rc, &["CONFIG", "REWRITE"]);
+    let conf = std::fs::read_to_string(r.path().join("picket.conf")).unwrap();
+    assert!(
+        conf.contains(&format!("replicaof 127.0.0.1 {}", m.port)),
+        "{conf}"
+    );
+    q(&mut rc, &["REPLICAOF", "NO", "ONE"]);
+    q(&mut rc, &["SET", "writable", "again"]);
+}

@@ -342,3 +342,149 @@ fn replicaof_at_run_time_is_persisted_by_config_rewrite() {
     q(&mut rc, &["REPLICAOF", "NO", "ONE"]);
     q(&mut rc, &["SET", "writable", "again"]);
 }
+
+/// Every (db 0) key and value, for string-only datasets too large for
+/// `snapshot`: KEYS, then MGET in batches.
+fn digest(c: &mut redis::Connection) -> Vec<(String, String)> {
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(c).unwrap();
+    keys.sort();
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(1000) {
+        let vals: Vec<Option<String>> = redis::cmd("MGET").arg(chunk).query(c).unwrap();
+        out.extend(
+            chunk
+                .iter()
+                .cloned()
+                .zip(vals.into_iter().map(|v| v.unwrap_or_default())),
+        );
+    }
+    out
+}
+
+/// Loads `n` keys through one pipeline.
+fn load_keys(c: &mut redis::Connection, n: usize, value_len: usize) {
+    let v = "v".repeat(value_len);
+    for start in (0..n).step_by(10_000) {
+        let mut p = redis::pipe();
+        for i in start..(start + 10_000).min(n) {
+            p.cmd("SET").arg(format!("key:{i:08}")).arg(&v).ignore();
+        }
+        p.query::<()>(c).unwrap();
+    }
+}
+
+/// Writes in a thread until told to stop (bounded: 60 s, 1,000,000 writes).
+fn writer(
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let start = Instant::now();
+        let mut n = 0u64;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed)
+            && start.elapsed() < Duration::from_secs(60)
+            && n < 1_000_000
+        {
+            let mut p = redis::pipe();
+            for i in 0..50 {
+                p.cmd("SET")
+                    .arg(format!("w:{}", (n + i) % 5000))
+                    .arg(n + i)
+                    .ignore();
+                p.cmd("INCR").arg("counter").ignore();
+            }
+            if p.query::<()>(&mut c).is_err() {
+                break;
+            }
+            n += 50;
+        }
+        n
+    })
+}
+
+#[test]
+fn a_million_keys_sync_in_full() {
+    let m = master(&[]);
+    let mut mc = m.conn();
+    load_keys(&mut mc, 1_000_000, 16);
+    let r = picket_replica(&m, &[]);
+    wait_synced(&m, &r, Duration::from_secs(60));
+    let mut rc = r.conn();
+    assert_eq!(q(&mut rc, &["DBSIZE"]), "1000000");
+    assert_eq!(digest(&mut rc), digest(&mut mc));
+}
+
+#[test]
+fn the_replica_ends_identical_after_kills_cuts_and_an_overrun_backlog() {
+    let m = master(&["--repl-backlog-size", "16kb"]);
+    let mut mc = m.conn();
+    load_keys(&mut mc, 50_000, 32);
+    let mut r = picket_replica(&m, &[]);
+    wait_synced(&m, &r, SYNC);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let w = writer(m.url(), stop.clone());
+
+    // 1. The link cut mid-stream, from the master's side.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(q(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]), "1");
+    // 2. The replica killed and restarted (same port) under write load.
+    std::thread::sleep(Duration::from_millis(500));
+    let port = r.port;
+    r.signal("KILL");
+    r.wait_exit(Duration::from_secs(5));
+    drop(r);
+    let args = replica_args(&m, &["--save", ""]);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = Proc::picket_on(port, &a);
+    std::thread::sleep(Duration::from_millis(500));
+    // 3. The replica stalls while the master writes far more than its
+    // backlog holds, then the link is cut: it must resync in full.
+    let full_before = stat_field(&mut mc, "sync_full");
+    r.signal("STOP");
+    std::thread::sleep(Duration::from_millis(500));
+    q(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]);
+    r.signal("CONT");
+    std::thread::sleep(Duration::from_millis(700));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = w.join().unwrap();
+    assert!(written > 1000, "the writer wrote {written}");
+    wait_synced(&m, &r, Duration::from_secs(30));
+    assert!(stat_field(&mut mc, "sync_full") > full_before);
+    let mut rc = r.conn();
+    assert_eq!(q(&mut rc, &["DBSIZE"]), q(&mut mc, &["DBSIZE"]));
+    assert_eq!(digest(&mut rc), digest(&mut mc));
+}
+
+#[test]
+fn the_master_killed_mid_transfer_restarts_and_the_replica_ends_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir_arg(dir.path()).to_string();
+    // 20 µs per key: the 100,000-key transfer takes about two seconds.
+    let margs = ["--dir", &d, "--rdb-key-save-delay", "20"];
+    let mut m = master(&margs);
+    let mut mc = m.conn();
+    load_keys(&mut mc, 100_000, 16);
+    q(&mut mc, &["SAVE"]);
+    let port = m.port;
+    let r = picket_replica(&m, &[]);
+    let mut rc = r.conn();
+    assert!(wait_for(Duration::from_secs(10), || repl_field(
+        &mut rc,
+        "master_sync_in_progress"
+    ) == "1"));
+    m.signal("KILL");
+    m.wait_exit(Duration::from_secs(5));
+    assert_eq!(repl_field(&mut rc, "master_link_status"), "down");
+    drop(m);
+    // The save child, if still writing, ends on the broken pipe.
+    let m = Proc::picket_on(
+        port,
+        &["--repl-diskless-sync-delay", "0", "--save", "", "--dir", &d],
+    );
+    let mut mc = m.conn();
+    q(&mut mc, &["SET", "after", "restart"]);
+    wait_synced(&m, &r, Duration::from_secs(60));
+    assert_eq!(q(&mut rc, &["DBSIZE"]), "100001");
+    assert_eq!(digest(&mut rc), digest(&mut mc));
+}

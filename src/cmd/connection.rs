@@ -423,9 +423,10 @@ fn client_getname(ctx: &mut Ctx) -> CmdResult {
 /// Whether a client matches a CLIENT LIST/KILL `TYPE`.
 fn type_matches(c: &crate::server::client::Client, t: &[u8]) -> Option<bool> {
     Some(match t.to_ascii_lowercase().as_slice() {
-        b"normal" => c.subscriptions() == 0,
+        b"normal" => c.subscriptions() == 0 && !c.flags.replica && !c.flags.master,
         b"pubsub" => c.subscriptions() > 0,
-        b"master" | b"replica" | b"slave" => false,
+        b"replica" | b"slave" => c.flags.replica,
+        b"master" => c.flags.master,
         _ => return None,
     })
 }

@@ -69,6 +69,8 @@ impl Server {
             close: false,
             wait_since_ms: now_ms,
             psync: true,
+            diskless: false,
+            start_on_ack: false,
         };
         c.flags.replica = true;
         if let Some((replid, offset)) = psync {
@@ -184,6 +186,7 @@ impl Server {
                 if r.psync {
                     r.out.extend_from_slice(line.as_bytes());
                 }
+                r.diskless = diskless;
                 r.state = ReplicaState::WaitBgsaveEnd;
                 r.notify.notify_one();
             }
@@ -279,6 +282,11 @@ impl Server {
                 r.ack_offset = offset;
             }
             r.ack_ms = now_ms;
+            if r.start_on_ack {
+                r.start_on_ack = false;
+                finish_sync(r);
+                r.notify.notify_one();
+            }
         }
         self.unblock_waiting_for_acks();
     }
@@ -380,7 +388,8 @@ async fn relay(
         if let Some(r) = s.repl.replicas.get_mut(id) {
             if ok {
                 r.out.extend_from_slice(&mark);
-                finish_sync(r);
+                r.start_on_ack = true;
+                r.ack_ms = crate::util::time::now_ms();
             } else {
                 r.close = true;
             }

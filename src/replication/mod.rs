@@ -79,6 +79,12 @@ pub struct Replica {
     pub wait_since_ms: i64,
     /// It asked with PSYNC (else the old SYNC).
     pub psync: bool,
+    /// Its snapshot streams through a pipe (no keepalive newlines then).
+    pub diskless: bool,
+    /// The snapshot is sent; the stream starts with its first ACK, so the
+    /// `$EOF:` mark is the last thing it reads before loading (Redis:
+    /// repl_start_cmd_stream_on_ack).
+    pub start_on_ack: bool,
 }
 
 /// What a client announced with REPLCONF before PSYNC.
@@ -422,7 +428,7 @@ impl Server {
         for (id, r) in self.repl.replicas.iter_mut() {
             match r.state {
                 ReplicaState::WaitBgsaveStart | ReplicaState::WaitBgsaveEnd => {
-                    if r.out.is_empty() {
+                    if r.out.is_empty() && !r.diskless {
                         r.out.push(b'\n');
                         r.notify.notify_one();
                     }

@@ -175,6 +175,9 @@ impl Client {
         if self.flags.no_evict {
             s.push('e');
         }
+        if self.flags.replica {
+            s.push('S');
+        }
         if s.is_empty() {
             s.push('N');
         }

@@ -42,26 +42,31 @@ pub fn picket_bin() -> &'static str {
 impl Proc {
     /// Starts picket-server with `--port <free> --bind 127.0.0.1` plus `args`.
     pub fn picket(args: &[&str]) -> Proc {
-        Self::spawn(picket_bin(), None, args)
+        Self::spawn(picket_bin(), None, args, None)
+    }
+
+    /// Starts picket-server on a given port (a restart in place).
+    pub fn picket_on(port: u16, args: &[&str]) -> Proc {
+        Self::spawn(picket_bin(), None, args, Some(port))
     }
 
     /// Starts picket-server with a config file containing `conf`, plus `args`.
     pub fn picket_with_conf(conf: &str, args: &[&str]) -> Proc {
-        Self::spawn(picket_bin(), Some(conf), args)
+        Self::spawn(picket_bin(), Some(conf), args, None)
     }
 
     /// Starts Debian's redis-server the same way (for side-by-side checks).
     pub fn redis(args: &[&str]) -> Proc {
-        Self::spawn("redis-server", None, args)
+        Self::spawn("redis-server", None, args, None)
     }
 
-    fn spawn(bin: &str, conf: Option<&str>, args: &[&str]) -> Proc {
+    fn spawn(bin: &str, conf: Option<&str>, args: &[&str], fixed: Option<u16>) -> Proc {
         let mut last_log = String::new();
         // A free port can be taken between probing and binding: retry a few times.
         for _ in 0..5 {
             let dir = tempfile::tempdir().unwrap();
             let log = dir.path().join("server.log");
-            let port = free_port();
+            let port = fixed.unwrap_or_else(free_port);
             let mut cmd = Command::new(bin);
             if let Some(c) = conf {
                 let p = dir.path().join("picket.conf");

@@ -488,3 +488,47 @@ fn the_master_killed_mid_transfer_restarts_and_the_replica_ends_identical() {
     assert_eq!(q(&mut rc, &["DBSIZE"]), "100001");
     assert_eq!(digest(&mut rc), digest(&mut mc));
 }
+
+#[test]
+fn announced_address_stale_data_and_the_old_sync_command() {
+    let m = master(&[]);
+    let mut mc = m.conn();
+    q(&mut mc, &["SET", "k", "v"]);
+    // A replica behind pod networking announces where it is reachable.
+    let r = picket_replica(
+        &m,
+        &[
+            "--replica-announce-ip",
+            "127.0.0.5",
+            "--replica-announce-port",
+            "16380",
+            "--replica-serve-stale-data",
+            "no",
+        ],
+    );
+    wait_synced(&m, &r, SYNC);
+    assert!(repl_field(&mut mc, "slave0").starts_with("ip=127.0.0.5,port=16380,"));
+    // The link goes down: the replica is pointed at a port where nobody
+    // listens.
+    let mut rc = r.conn();
+    let dead = common::free_port().to_string();
+    q(&mut rc, &["REPLICAOF", "127.0.0.1", &dead]);
+    assert_eq!(
+        err(&mut rc, &["GET", "k"]),
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+    );
+    assert_eq!(repl_field(&mut rc, "master_link_status"), "down");
+    // SYNC, the pre-PSYNC protocol: the snapshot comes as $<len> + RDB.
+    let mut raw = m.raw();
+    raw.send(b"SYNC\r\n");
+    let mut got = Vec::new();
+    let start = Instant::now();
+    while !String::from_utf8_lossy(&got).contains("REDIS0010")
+        && start.elapsed() < Duration::from_secs(5)
+    {
+        got.extend(raw.read_some());
+    }
+    let text = String::from_utf8_lossy(&got);
+    let start = text.find('$').expect("a bulk header");
+    assert!(text[start..].contains("\r\nREDIS0010"), "{text:?}");
+}

@@ -32,13 +32,10 @@ OUT=bench-out
 mkdir -p "$OUT"
 WORK="$(mktemp -d)"
 
-for tool in redis-benchmark redis-cli "$REDIS_SERVER"; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 1; }
-done
-
-echo "building picket-server (release)..." >&2
-cargo build --release --bin picket-server -q
-PICKET="${CARGO_TARGET_DIR:-target}/release/picket-server"
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
+need redis-benchmark redis-cli "$REDIS_SERVER"
+build_picket
 [ -x "$PICKET" ] || { echo "no binary at $PICKET" >&2; exit 1; }
 
 PIDS=()
@@ -52,20 +49,6 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# A loopback port nothing listens on.
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 30000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "no free port" >&2
-    exit 1
-}
 
 # start NAME BINARY PORT: starts a server in its own scratch dir and waits
 # (at most 10 s) until it answers PING.
@@ -120,13 +103,6 @@ rps() {
     echo "$best"
 }
 
-ratio() {
-    if [ "$1" = n/a ] || [ "$2" = n/a ]; then
-        echo "n/a"
-    else
-        awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'
-    fi
-}
 
 fmt() {
     if [ "$1" = n/a ]; then echo n/a; else awk -v a="$1" 'BEGIN{printf "%.0f", a}'; fi

@@ -26,12 +26,10 @@ OUT=bench-out
 mkdir -p "$OUT"
 WORK="$(mktemp -d)"
 
-for tool in redis-benchmark redis-cli "$REDIS_SERVER"; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 1; }
-done
-echo "building picket-server (release)..." >&2
-cargo build --release --bin picket-server -q
-PICKET="${CARGO_TARGET_DIR:-target}/release/picket-server"
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
+need redis-benchmark redis-cli "$REDIS_SERVER"
+build_picket
 
 declare -A PID
 cleanup() {
@@ -41,16 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 30000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-    done
-    echo "no free port" >&2; exit 1
-}
 
-now_ms() { date +%s%3N; }
 
 # start NAME BIN PORT [ARGS...]: start in $WORK/NAME (RDB there, no save
 # rules, AOF off unless ARGS say otherwise) and wait until PING answers
@@ -87,7 +76,6 @@ awk -v n="$KEYS" 'BEGIN {
         printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$16\r\nval:%012d\r\n", i, i
 }' >"$WORK/mass.resp"
 
-info_field() { timeout 10 redis-cli -p "$1" info persistence | tr -d '\r' | awk -F: -v f="$2" '$1==f{print $2}'; }
 
 # p99 PORT [bgsave]: p99 SET latency (ms) of one redis-benchmark run,
 # optionally starting a BGSAVE just after it starts.
@@ -101,7 +89,7 @@ p99() {
         timeout 10 redis-cli -p "$port" bgsave >/dev/null
     fi
     wait "$bp"
-    if [ -n "$with" ] && [ "$(info_field "$port" rdb_bgsave_in_progress)" != 0 ]; then
+    if [ -n "$with" ] && [ "$(info_field "$port" persistence rdb_bgsave_in_progress)" != 0 ]; then
         echo "warning: BGSAVE outlasted the benchmark on $port; raise N" >&2
     fi
     tr '\r' '\n' <"$WORK/bench.$port" | awk -F'"' 'NR>1 && $2=="SET" {print $14; exit}'
@@ -117,10 +105,10 @@ for name in picket redis; do
     BASE[$name]=$(p99 "$port")
     BG[$name]=$(p99 "$port" bgsave)
     for _ in $(seq 1 600); do
-        [ "$(info_field "$port" rdb_bgsave_in_progress)" = 0 ] && break
+        [ "$(info_field "$port" persistence rdb_bgsave_in_progress)" = 0 ] && break
         sleep 0.1
     done
-    SAVESEC[$name]=$(info_field "$port" rdb_last_bgsave_time_sec)
+    SAVESEC[$name]=$(info_field "$port" persistence rdb_last_bgsave_time_sec)
     timeout 120 redis-cli -p "$port" save >/dev/null
     stop "$name"
     start "$name" "$bin" "$port"
@@ -156,7 +144,6 @@ for name in picket redis; do
     stop "$name"
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0) print "n/a"; else printf "%.2f", a/b }'; }
 TABLE="$OUT/persistence.md"
 {
     echo "Persistence: $KEYS keys (16-byte keys and values), redis-benchmark SET -c $CLIENTS -n $N, $(nproc) cores, $(date -u +%Y-%m-%d)"

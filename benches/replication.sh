@@ -26,12 +26,10 @@ OUT=bench-out
 mkdir -p "$OUT"
 WORK="$(mktemp -d)"
 
-for tool in redis-benchmark redis-cli "$REDIS_SERVER"; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 1; }
-done
-echo "building picket-server (release)..." >&2
-cargo build --release --bin picket-server -q
-PICKET="${CARGO_TARGET_DIR:-target}/release/picket-server"
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
+need redis-benchmark redis-cli "$REDIS_SERVER"
+build_picket
 
 PIDS=()
 cleanup() {
@@ -41,16 +39,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 30000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-    done
-    echo "no free port" >&2; exit 1
-}
-now_ms() { date +%s%3N; }
-field() { timeout 10 redis-cli -p "$1" info "$2" 2>/dev/null | tr -d '\r' | awk -F: -v f="$3" '$1==f{print $2}'; }
 
 # spawn BIN PORT DIR [ARGS...]: starts a server, records its PID in LAST.
 spawn() {
@@ -95,7 +83,7 @@ run() {
     local rpid=$LAST
     sync_ms=""
     for _ in $(seq 1 60000); do
-        if [ "$(field "$rport" replication master_link_status)" = up ]; then
+        if [ "$(info_field "$rport" replication master_link_status)" = up ]; then
             local keys
             keys=$(timeout 10 redis-cli -p "$rport" dbsize 2>/dev/null || echo 0)
             if [ "${keys:-0}" -ge "$KEYS" ]; then sync_ms=$(($(now_ms) - t0)); break; fi
@@ -126,7 +114,6 @@ for i in $(seq 1 "$REPEAT"); do
     done
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0) print "n/a"; else printf "%.2f", a/b }'; }
 TABLE="$OUT/replication.md"
 {
     echo "Full sync of $KEYS keys with $VALUE-byte values (diskless), while redis-benchmark SET -c $CLIENTS writes to the master; $(nproc) cores, $(date -u +%Y-%m-%d)"

@@ -151,35 +151,30 @@ fn a_picket_replica_copies_everything_and_follows_every_write() {
     assert_eq!(stat_field(&mut mc, "sync_full"), 1);
 }
 
-#[test]
-fn redis_server_replicates_from_picket_initial_sync_and_stream() {
-    let m = master(&[]);
+/// Fills the master, starts the replica, compares after the initial sync
+/// and after live writes, and checks WAIT sees the replica's ACKs.
+fn sync_and_follow(m: &Proc, start_replica: impl FnOnce(&Proc) -> Proc) {
     let mut mc = m.conn();
     populate(&mut mc);
-    let r = redis_replica(&m);
-    wait_synced(&m, &r, SYNC);
+    let r = start_replica(m);
+    wait_synced(m, &r, SYNC);
     let mut rc = r.conn();
     assert_eq!(snapshot(&mut rc), snapshot(&mut mc));
     live_writes(&mut mc);
-    wait_synced(&m, &r, SYNC);
+    wait_synced(m, &r, SYNC);
     assert_eq!(snapshot(&mut rc), snapshot(&mut mc));
-    // redis-server ACKs: WAIT sees it.
     assert_eq!(q(&mut mc, &["WAIT", "1", "2000"]), "1");
+}
+
+#[test]
+fn redis_server_replicates_from_picket_initial_sync_and_stream() {
+    sync_and_follow(&master(&[]), redis_replica);
 }
 
 #[test]
 fn picket_replicates_from_redis_server_initial_sync_and_stream() {
     let m = Proc::redis(&["--repl-diskless-sync-delay", "0"]);
-    let mut mc = m.conn();
-    populate(&mut mc);
-    let r = picket_replica(&m, &[]);
-    wait_synced(&m, &r, SYNC);
-    let mut rc = r.conn();
-    assert_eq!(snapshot(&mut rc), snapshot(&mut mc));
-    live_writes(&mut mc);
-    wait_synced(&m, &r, SYNC);
-    assert_eq!(snapshot(&mut rc), snapshot(&mut mc));
-    assert_eq!(q(&mut mc, &["WAIT", "1", "2000"]), "1");
+    sync_and_follow(&m, |m| picket_replica(m, &[]));
 }
 
 #[test]

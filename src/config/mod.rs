@@ -14,7 +14,7 @@ pub use directives::{
     parse_memory, parse_output_limits, Config, EvictionPolicy, LogLevel, Password,
 };
 pub use parse::{parse_args, parse_text, ConfigError, Line};
-pub use rewrite::{rewrite_file, rewrite_text};
+pub use rewrite::{quote, rewrite_file, rewrite_text};
 
 use std::path::{Path, PathBuf};
 

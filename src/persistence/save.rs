@@ -131,9 +131,18 @@ impl Snapshot<'_> {
         )
     }
 
+    /// Called after each key: sleeps `rdb-key-save-delay` µs (a test aid).
+    fn per_key(&self) -> impl FnMut() {
+        let delay = std::time::Duration::from_micros(self.key_delay_us.max(0) as u64);
+        move || {
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
+        }
+    }
+
     /// Writes the snapshot as an RDB into `w` (a pipe to replicas).
     pub(crate) fn write_into<W: io::Write>(&self, mut w: W) -> io::Result<()> {
-        let delay = std::time::Duration::from_micros(self.key_delay_us.max(0) as u64);
         file::write_with(
             &mut w,
             &self.keyspace.dbs,
@@ -141,11 +150,7 @@ impl Snapshot<'_> {
             &self.opts,
             self.checksum,
             self.now_ms,
-            || {
-                if !delay.is_zero() {
-                    std::thread::sleep(delay);
-                }
-            },
+            self.per_key(),
         )?;
         w.flush()
     }
@@ -160,12 +165,7 @@ impl Snapshot<'_> {
                 since: 0,
             };
             let mut w = BufWriter::with_capacity(1 << 16, f);
-            let delay = std::time::Duration::from_micros(self.key_delay_us.max(0) as u64);
-            let per_key = || {
-                if !delay.is_zero() {
-                    std::thread::sleep(delay);
-                }
-            };
+            let per_key = self.per_key();
             if self.as_commands {
                 super::aof::rewrite::write_commands(
                     &mut w,
@@ -214,6 +214,19 @@ fn access(cfg: &crate::config::Config) -> Access {
 }
 
 impl Server {
+    /// How this server loads an RDB: `drop_expired` leaves out keys whose
+    /// deadline passed (a master's start-up; not an AOF preamble, not a
+    /// replica's copy, where later commands or DELs still refer to them).
+    pub fn rdb_load_options(&self, drop_expired: bool) -> LoadOptions {
+        LoadOptions {
+            now_ms: crate::util::time::now_ms(),
+            master: drop_expired,
+            verify_checksum: self.config.rdbchecksum,
+            lru: self.keyspace.new_stamp(),
+            lfu: self.config.maxmemory_policy.is_lfu(),
+        }
+    }
+
     /// `dir/dbfilename`.
     pub fn rdb_path(&self) -> PathBuf {
         Path::new(&self.config.dir).join(&self.config.dbfilename)
@@ -433,13 +446,7 @@ impl Server {
             ),
         };
         let start = Instant::now();
-        let opts = LoadOptions {
-            now_ms: crate::util::time::now_ms(),
-            master: !self.keyspace.is_replica,
-            verify_checksum: self.config.rdbchecksum,
-            lru: self.keyspace.new_stamp(),
-            lfu: self.config.maxmemory_policy.is_lfu(),
-        };
+        let opts = self.rdb_load_options(!self.keyspace.is_replica);
         let loaded = file::load(&bytes, &mut self.keyspace.dbs, &opts).map_err(|e| {
             // A partial load must not be served: the caller exits.
             anyhow::anyhow!(

@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 use super::proto::{parse_bulk_header, parse_psync_reply, PsyncReply, Transfer, EOF_MARK_LEN};
 use super::{LinkState, MasterLink};
 use crate::keyspace::Db;
-use crate::persistence::rdb::file::{self as rdbfile, LoadOptions};
+use crate::persistence::rdb::file as rdbfile;
 use crate::resp::{parse_request, Limits, ParsedRequest};
 use crate::server::client::Client;
 use crate::server::Server;
@@ -117,13 +117,7 @@ impl Server {
         let mut dbs: Vec<Db> = (0..self.keyspace.dbs.len())
             .map(|_| Db::default())
             .collect();
-        let opts = LoadOptions {
-            now_ms: crate::util::time::now_ms(),
-            master: false,
-            verify_checksum: self.config.rdbchecksum,
-            lru: self.keyspace.new_stamp(),
-            lfu: self.config.maxmemory_policy.is_lfu(),
-        };
+        let opts = self.rdb_load_options(false);
         let loaded = rdbfile::load(rdb, &mut dbs, &opts).map_err(|e| {
             format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
         })?;

@@ -16,7 +16,7 @@ use std::time::Instant;
 use super::manifest::{AofFile, Kind, Manifest};
 use super::reader::{ReadError, Reader};
 use super::Paths;
-use crate::persistence::rdb::file::{self as rdbfile, LoadOptions};
+use crate::persistence::rdb::file as rdbfile;
 use crate::server::client::Client;
 use crate::server::Server;
 
@@ -150,13 +150,7 @@ impl Server {
         if bytes.starts_with(b"REDIS") {
             // An RDB preamble: keys past their deadline are kept, as later
             // commands may still refer to them (Redis: RDBFLAGS_AOF_PREAMBLE).
-            let opts = LoadOptions {
-                now_ms: crate::util::time::now_ms(),
-                master: false,
-                verify_checksum: self.config.rdbchecksum,
-                lru: self.keyspace.new_stamp(),
-                lfu: self.config.maxmemory_policy.is_lfu(),
-            };
+            let opts = self.rdb_load_options(false);
             tracing::info!("Reading RDB base file on AOF loading...");
             let loaded = rdbfile::load(&bytes, &mut self.keyspace.dbs, &opts).map_err(|e| {
                 anyhow::anyhow!(

@@ -217,31 +217,6 @@ impl Manifest {
     }
 }
 
-/// Quotes a name the way Redis's sdscatrepr does when it holds spaces or
-/// unprintable bytes.
-fn repr(name: &str) -> String {
-    if name
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'\'')
-    {
-        return name.to_string();
-    }
-    let mut s = String::from("\"");
-    for b in name.bytes() {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            b if b.is_ascii_graphic() || b == b' ' => s.push(b as char),
-            b => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push('"');
-    s
-}
-
 impl fmt::Display for Manifest {
     /// Base, history, then increments, as Redis writes them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -254,7 +229,7 @@ impl fmt::Display for Manifest {
             writeln!(
                 f,
                 "file {} seq {} type {}",
-                repr(&a.name),
+                crate::config::quote(&a.name),
                 a.seq,
                 a.kind.letter()
             )?;

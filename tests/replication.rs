@@ -455,12 +455,12 @@ fn the_replica_ends_identical_after_kills_cuts_and_an_overrun_backlog() {
 fn the_master_killed_mid_transfer_restarts_and_the_replica_ends_identical() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir_arg(dir.path()).to_string();
-    // 20 µs per key: the 100,000-key transfer takes about two seconds.
-    let margs = ["--dir", &d, "--rdb-key-save-delay", "20"];
-    let mut m = master(&margs);
+    let mut m = master(&["--dir", &d]);
     let mut mc = m.conn();
     load_keys(&mut mc, 100_000, 16);
     q(&mut mc, &["SAVE"]);
+    // 20 µs per key: the 100,000-key transfer takes about two seconds.
+    q(&mut mc, &["CONFIG", "SET", "rdb-key-save-delay", "20"]);
     let port = m.port;
     let r = picket_replica(&m, &[]);
     let mut rc = r.conn();

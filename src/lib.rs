@@ -19,5 +19,6 @@ pub mod net;
 pub mod persistence;
 pub mod replication;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 pub mod util;

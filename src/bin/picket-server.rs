@@ -75,11 +75,10 @@ fn check(args: &[String]) -> i32 {
 }
 
 fn run(mut args: Vec<String>) -> anyhow::Result<()> {
-    if args.iter().any(|a| a == "--sentinel") {
-        anyhow::bail!(
-            "Sentinel mode is not available in this build yet (see the project's issue tracker)"
-        );
-    }
+    // Sentinel mode: --sentinel anywhere, or invoked as picket-sentinel.
+    let argv0 = std::env::args().next().unwrap_or_default();
+    let sentinel = args.iter().any(|a| a == "--sentinel") || argv0.ends_with("picket-sentinel");
+    args.retain(|a| a != "--sentinel");
     let file = match args.first() {
         Some(a) if !a.starts_with("--") => Some(PathBuf::from(args.remove(0))),
         _ => None,
@@ -94,7 +93,32 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
     } else {
         file
     };
-    let cfg = config::load(file.as_deref(), &args).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (cfg, sentinel_state) = if sentinel {
+        let Some(path) = file.as_deref().filter(|p| *p != std::path::Path::new("-")) else {
+            anyhow::bail!("Sentinel needs config file on disk to save state. Exiting...");
+        };
+        if std::fs::OpenOptions::new().append(true).open(path).is_err() {
+            anyhow::bail!(
+                "Sentinel config file {} is not writable: Permission denied. Exiting...",
+                path.display()
+            );
+        }
+        let (cfg, lines) =
+            config::load_sentinel(path, &args).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut sc = picket::sentinel::config::SentinelConf::new();
+        for l in &lines {
+            sc.apply(&l.args[1..])
+                .map_err(|msg| anyhow::anyhow!("{}", config::ConfigError::at(l, &msg)))?;
+        }
+        let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let st = picket::sentinel::Sentinel::new(sc, abs, picket::util::time::now_ms());
+        (cfg, Some(st))
+    } else {
+        (
+            config::load(file.as_deref(), &args).map_err(|e| anyhow::anyhow!("{e}"))?,
+            None,
+        )
+    };
 
     let reload_level = init_logging(&cfg)?;
     tracing::info!(
@@ -115,7 +139,23 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         // The snapshot is loaded before any socket listens; a corrupt file
         // ends start-up here (exit code 1, the message names file and offset).
         let mut server = Server::new(cfg);
-        server.load_data_on_start()?;
+        if let Some(mut st) = sentinel_state {
+            st.flush_config()
+                .context("Sentinel can't write its config file")?;
+            tracing::info!("Sentinel ID is {}", st.myid);
+            for m in st.masters.values() {
+                tracing::info!(
+                    "+monitor master {} {} {} quorum {}",
+                    m.conf.name,
+                    m.inst.ip,
+                    m.inst.port,
+                    m.conf.quorum
+                );
+            }
+            server.sentinel = Some(st);
+        } else {
+            server.load_data_on_start()?;
+        }
         let cfg = &server.config;
         let listeners = picket::net::bind_all(cfg)?;
         if listeners.is_empty() {
@@ -151,6 +191,18 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
             picket::net::metrics::spawn(&srv).context("opening the metrics-port listener")?
         {
             tracing::info!(%addr, "Prometheus metrics on /metrics");
+        }
+        if srv.borrow().sentinel.is_some() {
+            let timer_srv = srv.clone();
+            tokio::task::spawn_local(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let now = picket::util::time::now_ms();
+                    timer_srv.borrow_mut().sentinel_timer(now);
+                }
+            });
         }
         let cron_srv = srv.clone();
         tokio::task::spawn_local(async move {

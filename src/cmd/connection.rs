@@ -340,7 +340,11 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     c.bulk(b"id");
     c.int(c.id as i64);
     c.bulk(b"mode");
-    c.bulk(b"standalone");
+    c.bulk(if ctx.srv.sentinel.is_some() {
+        b"sentinel"
+    } else {
+        b"standalone"
+    });
     c.bulk(b"role");
     c.bulk(if ctx.srv.keyspace.is_replica {
         b"replica"

@@ -18,6 +18,7 @@ pub mod lists;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
+pub mod sentinel;
 pub mod sets;
 pub mod strings;
 pub mod table;

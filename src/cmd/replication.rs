@@ -158,6 +158,15 @@ fn sync(ctx: &mut Ctx) -> CmdResult {
 fn role(ctx: &mut Ctx) -> CmdResult {
     let srv = &*ctx.srv;
     let c = &mut *ctx.client;
+    if let Some(s) = &srv.sentinel {
+        c.array(2);
+        c.bulk(b"sentinel");
+        c.array(s.masters.len());
+        for name in s.masters.keys() {
+            c.bulk(name.as_bytes());
+        }
+        return Ok(());
+    }
     match &srv.repl.master {
         None => {
             c.array(3);

@@ -26,7 +26,7 @@ impl CommandTable {
     pub fn get() -> &'static CommandTable {
         static TABLE: OnceLock<CommandTable> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let families: [&'static [CommandSpec]; 13] = [
+            let families: [&'static [CommandSpec]; 14] = [
                 super::connection::COMMANDS,
                 super::admin::COMMANDS,
                 super::keys::COMMANDS,
@@ -40,6 +40,7 @@ impl CommandTable {
                 super::dump::COMMANDS,
                 super::persistence::COMMANDS,
                 super::replication::COMMANDS,
+                super::sentinel::COMMANDS,
             ];
             let mut map = HashMap::default();
             for f in families {

@@ -40,6 +40,42 @@ pub fn load(file: Option<&Path>, cli: &[String]) -> Result<Config, ConfigError> 
     Ok(cfg)
 }
 
+/// Sentinel mode's loader: the `sentinel ...` lines are returned (for the
+/// sentinel's own parser) instead of applied; the port defaults to 26379
+/// and nothing is persisted as data (no save rules, no AOF).
+pub fn load_sentinel(file: &Path, cli: &[String]) -> Result<(Config, Vec<Line>), ConfigError> {
+    let mut cfg = Config {
+        port: 26379,
+        save: Vec::new(),
+        ..Config::default()
+    };
+    let mut lines = Vec::new();
+    read_file(file, &mut lines, 0)?;
+    cfg.file = Some(file.canonicalize().unwrap_or_else(|_| file.to_path_buf()));
+    lines.extend(parse_args(cli)?);
+    let mut sentinel = Vec::new();
+    for l in lines {
+        if l.args
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case("sentinel"))
+        {
+            sentinel.push(l);
+            continue;
+        }
+        cfg.apply(&l.args)
+            .map_err(|msg| ConfigError::at(&l, &msg))?;
+    }
+    cfg.save.clear();
+    cfg.appendonly = false;
+    cfg.validate().map_err(|msg| ConfigError {
+        file: None,
+        line: 0,
+        text: String::new(),
+        msg,
+    })?;
+    Ok((cfg, sentinel))
+}
+
 fn read_file(path: &Path, out: &mut Vec<Line>, depth: usize) -> Result<(), ConfigError> {
     if depth > 16 {
         return Err(ConfigError {

@@ -42,6 +42,21 @@ impl Server {
                 return;
             }
         };
+        // A sentinel answers only its own commands; a data server has no
+        // SENTINEL command (Redis: two command tables).
+        let sentinel_mode = self.sentinel.is_some();
+        let allowed = crate::cmd::sentinel::SENTINEL_MODE_COMMANDS.contains(&cmd.name);
+        if (sentinel_mode && !allowed) || (!sentinel_mode && cmd.name == "sentinel") {
+            let mut m = format!(
+                "ERR unknown command '{}', with args beginning with: ",
+                trunc(args[0], 128)
+            );
+            for a in args.iter().skip(1).take(128) {
+                m.push_str(&format!("'{}' ", trunc(a, 128)));
+            }
+            self.reject(c, None, args, &m);
+            return;
+        }
         if !cmd.arity_ok(args.len()) {
             let msg = format!("ERR wrong number of arguments for '{}' command", cmd.name);
             self.reject(c, Some(cmd), args, &msg);

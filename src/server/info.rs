@@ -82,10 +82,18 @@ impl Server {
     pub fn info(&self, sections: &[String], now_ms: i64) -> String {
         let mut want: Vec<String> = Vec::new();
         let lower: Vec<String> = sections.iter().map(|s| s.to_ascii_lowercase()).collect();
-        if lower.is_empty() || lower.iter().any(|s| s == "default") {
+        if self.sentinel.is_some()
+            && (lower.is_empty()
+                || lower
+                    .iter()
+                    .any(|s| s == "default" || s == "all" || s == "everything"))
+        {
+            // Sentinel mode: no data sections (Redis: sentinelInfoCommand).
+            want.extend(["server", "clients", "cpu", "stats", "sentinel"].map(String::from));
+        } else if lower.is_empty() || lower.iter().any(|s| s == "default") {
             want.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
         }
-        if lower.iter().any(|s| s == "all" || s == "everything") {
+        if self.sentinel.is_none() && lower.iter().any(|s| s == "all" || s == "everything") {
             want.extend(
                 DEFAULT_SECTIONS
                     .iter()
@@ -123,6 +131,7 @@ impl Server {
                 "keyspace" => self.info_keyspace(),
                 "commandstats" => self.info_commandstats(),
                 "latencystats" => String::new(),
+                "sentinel" if self.sentinel.is_some() => self.info_sentinel(now_ms),
                 _ => continue,
             };
             if !out.is_empty() {
@@ -139,10 +148,15 @@ impl Server {
     }
 
     fn info_server(&self, now_ms: i64) -> String {
+        let mode = if self.sentinel.is_some() {
+            "sentinel"
+        } else {
+            "standalone"
+        };
         let uptime = (now_ms - self.start_ms) / 1000;
         let uname = uname();
         format!(
-            "redis_version:7.0.15\r\npicket_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
+            "redis_version:7.0.15\r\npicket_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{mode}\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
             env!("CARGO_PKG_VERSION"),
             uname,
             std::process::id(),

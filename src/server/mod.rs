@@ -98,6 +98,8 @@ pub struct Server {
     pub repl: crate::replication::ReplState,
     /// The AOF is being replayed: nothing is propagated or counted.
     pub loading: bool,
+    /// Sentinel mode's state (`--sentinel`); None for a data server.
+    pub sentinel: Option<crate::sentinel::Sentinel>,
     /// This server's own handle, for tasks spawned from commands (set by
     /// the binary; empty in unit tests).
     pub self_ref: std::rc::Weak<RefCell<Server>>,
@@ -147,6 +149,7 @@ impl Server {
             aof: Default::default(),
             repl: crate::replication::ReplState::new(),
             loading: false,
+            sentinel: None,
             self_ref: std::rc::Weak::new(),
             obuf_hard_limits: hard_limits(&config),
             evict_pool: evict::EvictionPool::default(),

@@ -1,0 +1,554 @@
+//! The SENTINEL command (Redis: sentinelCommand), answered in sentinel
+//! mode only; the state and the work are in `crate::sentinel`.
+
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use crate::sentinel::{FoState, Inst, Master, Peer, Sentinel};
+use crate::spec;
+
+/// The sentinel family.
+pub static COMMANDS: &[CommandSpec] = &[spec!(
+    "sentinel",
+    -2,
+    ADMIN | STALE | LOADING,
+    0,
+    0,
+    0,
+    "sentinel",
+    sentinel
+)];
+
+/// Commands a sentinel answers (Redis: the sentinel command table).
+pub const SENTINEL_MODE_COMMANDS: &[&str] = &[
+    "ping",
+    "sentinel",
+    "subscribe",
+    "unsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "publish",
+    "info",
+    "role",
+    "client",
+    "shutdown",
+    "auth",
+    "hello",
+    "command",
+    "quit",
+    "reset",
+    "acl",
+];
+
+const NO_MASTER: RErr = RErr::lit("ERR No such master with that name");
+
+fn pairs(c: &mut crate::server::client::Client, kv: &[(&str, String)]) {
+    c.map(kv.len());
+    for (k, v) in kv {
+        c.bulk(k.as_bytes());
+        c.bulk(v.as_bytes());
+    }
+}
+
+fn master_fields(m: &Master, now_ms: i64) -> Vec<(&'static str, String)> {
+    let i = &m.inst;
+    let mut flags = String::from("master");
+    if i.sdown_since > 0 {
+        flags.push_str(",s_down");
+    }
+    if m.odown_since > 0 {
+        flags.push_str(",o_down");
+    }
+    if i.link.is_none() {
+        flags.push_str(",disconnected");
+    }
+    if m.failover.is_some() {
+        flags.push_str(",failover_in_progress");
+    }
+    let mut v = vec![
+        ("name", m.conf.name.clone()),
+        ("ip", i.ip.clone()),
+        ("port", i.port.to_string()),
+        ("runid", i.run_id.clone()),
+        ("flags", flags),
+        ("link-pending-commands", "0".into()),
+        ("link-refcount", "1".into()),
+        (
+            "last-ping-sent",
+            if i.ping_pending_ms > 0 {
+                (now_ms - i.ping_pending_ms).to_string()
+            } else {
+                "0".into()
+            },
+        ),
+        (
+            "last-ok-ping-reply",
+            (now_ms - i.last_ok_ping_ms).to_string(),
+        ),
+        ("last-ping-reply", (now_ms - i.last_ok_ping_ms).to_string()),
+        ("down-after-milliseconds", m.conf.down_after_ms.to_string()),
+        (
+            "info-refresh",
+            if i.info_ms > 0 {
+                (now_ms - i.info_ms).to_string()
+            } else {
+                "0".into()
+            },
+        ),
+        (
+            "role-reported",
+            if i.info.is_master || i.info_ms == 0 {
+                "master".into()
+            } else {
+                "slave".into()
+            },
+        ),
+        (
+            "role-reported-time",
+            (now_ms - i.role_change_ms).to_string(),
+        ),
+        ("config-epoch", m.conf.config_epoch.to_string()),
+        ("num-slaves", m.replicas.len().to_string()),
+        ("num-other-sentinels", m.sentinels.len().to_string()),
+        ("quorum", m.conf.quorum.to_string()),
+        ("failover-timeout", m.conf.failover_timeout_ms.to_string()),
+        ("parallel-syncs", m.conf.parallel_syncs.to_string()),
+    ];
+    if i.sdown_since > 0 {
+        v.push(("s-down-time", (now_ms - i.sdown_since).to_string()));
+    }
+    if m.odown_since > 0 {
+        v.push(("o-down-time", (now_ms - m.odown_since).to_string()));
+    }
+    if let Some(f) = &m.failover {
+        v.push(("failover-state", fo_name(f.state).into()));
+    }
+    v
+}
+
+fn fo_name(s: FoState) -> &'static str {
+    match s {
+        FoState::WaitStart => "wait_start",
+        FoState::SelectSlave => "select_slave",
+        FoState::SendSlaveofNoone => "send_slaveof_noone",
+        FoState::WaitPromotion => "wait_promotion",
+        FoState::ReconfSlaves => "reconf_slaves",
+    }
+}
+
+fn replica_fields(r: &Inst, m: &Master, now_ms: i64) -> Vec<(&'static str, String)> {
+    let mut flags = String::from("slave");
+    if r.sdown_since > 0 {
+        flags.push_str(",s_down");
+    }
+    if r.link.is_none() {
+        flags.push_str(",disconnected");
+    }
+    let _ = m;
+    vec![
+        ("name", r.key()),
+        ("ip", r.ip.clone()),
+        ("port", r.port.to_string()),
+        ("runid", r.run_id.clone()),
+        ("flags", flags),
+        ("link-pending-commands", "0".into()),
+        ("link-refcount", "1".into()),
+        (
+            "last-ping-sent",
+            if r.ping_pending_ms > 0 {
+                (now_ms - r.ping_pending_ms).to_string()
+            } else {
+                "0".into()
+            },
+        ),
+        (
+            "last-ok-ping-reply",
+            (now_ms - r.last_ok_ping_ms).to_string(),
+        ),
+        ("last-ping-reply", (now_ms - r.last_ok_ping_ms).to_string()),
+        ("down-after-milliseconds", m.conf.down_after_ms.to_string()),
+        (
+            "info-refresh",
+            if r.info_ms > 0 {
+                (now_ms - r.info_ms).to_string()
+            } else {
+                "0".into()
+            },
+        ),
+        (
+            "role-reported",
+            if r.info.is_master {
+                "master".into()
+            } else {
+                "slave".into()
+            },
+        ),
+        (
+            "role-reported-time",
+            (now_ms - r.role_change_ms).to_string(),
+        ),
+        (
+            "master-link-down-time",
+            if r.info.link_up {
+                "0".into()
+            } else {
+                (r.info.link_down_since_secs.max(0) * 1000).to_string()
+            },
+        ),
+        (
+            "master-link-status",
+            if r.info.link_up {
+                "ok".into()
+            } else {
+                "err".into()
+            },
+        ),
+        ("master-host", r.info.master_host.clone()),
+        ("master-port", r.info.master_port.to_string()),
+        ("slave-priority", r.info.priority.to_string()),
+        ("slave-repl-offset", r.info.repl_offset.to_string()),
+        ("replica-announced", (r.info.announced as i32).to_string()),
+    ]
+}
+
+fn peer_fields(p: &Peer, now_ms: i64) -> Vec<(&'static str, String)> {
+    let mut flags = String::from("sentinel");
+    if p.link.is_none() {
+        flags.push_str(",disconnected");
+    }
+    let (leader, epoch) = p.leader.clone().unwrap_or(("*".into(), 0));
+    vec![
+        ("name", p.runid.clone()),
+        ("ip", p.ip.clone()),
+        ("port", p.port.to_string()),
+        ("runid", p.runid.clone()),
+        ("flags", flags),
+        ("link-pending-commands", "0".into()),
+        ("link-refcount", "1".into()),
+        (
+            "last-ping-sent",
+            if p.ping_pending_ms > 0 {
+                (now_ms - p.ping_pending_ms).to_string()
+            } else {
+                "0".into()
+            },
+        ),
+        (
+            "last-ok-ping-reply",
+            (now_ms - p.last_ok_ping_ms).to_string(),
+        ),
+        ("last-ping-reply", (now_ms - p.last_ok_ping_ms).to_string()),
+        ("last-hello-message", (now_ms - p.hello_ms).to_string()),
+        ("voted-leader", leader),
+        ("voted-leader-epoch", epoch.to_string()),
+    ]
+}
+
+fn sentinel_state<'a>(ctx: &'a mut Ctx) -> Result<&'a mut Sentinel, RErr> {
+    ctx.srv
+        .sentinel
+        .as_mut()
+        .ok_or(RErr::lit("ERR This instance has sentinel support disabled"))
+}
+
+fn arg_str(ctx: &Ctx, i: usize) -> String {
+    String::from_utf8_lossy(ctx.arg(i)).into_owned()
+}
+
+/// ```text
+/// SENTINEL <subcommand> [arguments]
+/// ```
+fn sentinel(ctx: &mut Ctx) -> CmdResult {
+    let now = ctx.now_ms;
+    let sub = arg_str(ctx, 1).to_ascii_lowercase();
+    let argc = ctx.argc();
+    match (sub.as_str(), argc) {
+        ("masters", 2) => {
+            let s = sentinel_state(ctx)?;
+            let all: Vec<_> = s.masters.values().map(|m| master_fields(m, now)).collect();
+            ctx.client.array(all.len());
+            for f in all {
+                pairs(ctx.client, &f);
+            }
+        }
+        ("master", 3) => {
+            let name = arg_str(ctx, 2);
+            let s = sentinel_state(ctx)?;
+            let f = master_fields(s.masters.get(&name).ok_or(NO_MASTER)?, now);
+            pairs(ctx.client, &f);
+        }
+        ("replicas" | "slaves", 3) => {
+            let name = arg_str(ctx, 2);
+            let s = sentinel_state(ctx)?;
+            let m = s.masters.get(&name).ok_or(NO_MASTER)?;
+            let all: Vec<_> = m
+                .replicas
+                .values()
+                .map(|r| replica_fields(r, m, now))
+                .collect();
+            ctx.client.array(all.len());
+            for f in all {
+                pairs(ctx.client, &f);
+            }
+        }
+        ("sentinels", 3) => {
+            let name = arg_str(ctx, 2);
+            let s = sentinel_state(ctx)?;
+            let m = s.masters.get(&name).ok_or(NO_MASTER)?;
+            let all: Vec<_> = m.sentinels.values().map(|p| peer_fields(p, now)).collect();
+            ctx.client.array(all.len());
+            for f in all {
+                pairs(ctx.client, &f);
+            }
+        }
+        ("get-master-addr-by-name", 3) => {
+            let name = arg_str(ctx, 2);
+            let s = sentinel_state(ctx)?;
+            match s.masters.get(&name) {
+                Some(m) => {
+                    let (ip, port) = m.current_addr();
+                    let port = port.to_string();
+                    ctx.client.array(2);
+                    ctx.client.bulk(ip.as_bytes());
+                    ctx.client.bulk(port.as_bytes());
+                }
+                None => ctx.client.null_array(),
+            }
+        }
+        ("is-master-down-by-addr", 6) => {
+            sentinel_state(ctx)?;
+            let ip = arg_str(ctx, 2);
+            let port = ctx.int_arg(3)? as u16;
+            let epoch = ctx.int_arg(4)?.max(0) as u64;
+            let runid = arg_str(ctx, 5);
+            let (down, leader, e) = ctx
+                .srv
+                .sentinel_is_master_down(&ip, port, epoch, &runid, now);
+            ctx.client.array(3);
+            ctx.client.int(down as i64);
+            ctx.client.bulk(leader.as_bytes());
+            ctx.client.int(e as i64);
+        }
+        ("myid", 2) => {
+            let id = sentinel_state(ctx)?.myid.clone();
+            ctx.client.bulk(id.as_bytes());
+        }
+        ("failover", 3) => {
+            let name = arg_str(ctx, 2);
+            let s = sentinel_state(ctx)?;
+            let m = s.masters.get(&name).ok_or(NO_MASTER)?;
+            if m.failover.is_some() {
+                return Err(RErr::lit("INPROG Failover already in progress"));
+            }
+            if !m
+                .replicas
+                .values()
+                .any(|r| r.sdown_since == 0 && r.link.is_some() && r.info.priority != 0)
+            {
+                return Err(RErr::lit("NOGOODSLAVE No suitable replica to promote"));
+            }
+            ctx.srv.sentinel_start_failover(&name, now, true);
+            ctx.client.ok();
+        }
+        ("reset", 3) => {
+            let pat = ctx.arg(2).to_vec();
+            let s = sentinel_state(ctx)?;
+            let names: Vec<String> = s
+                .masters
+                .keys()
+                .filter(|n| crate::util::glob::glob_match(&pat, n.as_bytes(), false))
+                .cloned()
+                .collect();
+            for n in &names {
+                let m = s.masters.get_mut(n).unwrap();
+                m.replicas.clear();
+                m.sentinels.clear();
+                m.failover = None;
+                m.odown_since = 0;
+                m.inst.sdown_since = 0;
+                m.leader = None;
+                s.dirty = true;
+            }
+            for n in &names {
+                ctx.srv
+                    .sentinel_event("+reset-master", n, &crate::sentinel::Who::Master, "");
+            }
+            ctx.client.int(names.len() as i64);
+        }
+        ("ckquorum", 3) => {
+            let name = arg_str(ctx, 2);
+            let s = sentinel_state(ctx)?;
+            let m = s.masters.get(&name).ok_or(NO_MASTER)?;
+            let usable = 1 + m
+                .sentinels
+                .values()
+                .filter(|p| p.link.is_some() && now - p.last_ok_ping_ms < 5000)
+                .count();
+            let voters = m.sentinels.len() + 1;
+            let majority = voters / 2 + 1;
+            if usable < m.conf.quorum {
+                return Err(RErr::new(format!("NOQUORUM {usable} usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master")));
+            }
+            if usable < majority {
+                return Err(RErr::new(format!("NOQUORUM {usable} usable Sentinels. Not enough available Sentinels to reach the majority and authorize a failover")));
+            }
+            ctx.client.simple(&format!(
+                "OK {usable} usable Sentinels. Quorum and failover authorization can be reached"
+            ));
+        }
+        ("flushconfig", 2) => {
+            let s = sentinel_state(ctx)?;
+            s.flush_config()
+                .map_err(|e| RErr::new(format!("ERR Failed to save config: {e}")))?;
+            ctx.client.ok();
+        }
+        ("monitor", 6) => {
+            let (name, ip) = (arg_str(ctx, 2), arg_str(ctx, 3));
+            let port = ctx.int_arg(4)?;
+            let quorum = ctx.int_arg(5)?;
+            if quorum <= 0 {
+                return Err(RErr::lit("ERR Quorum must be 1 or greater."));
+            }
+            if !(1..=65535).contains(&port) {
+                return Err(RErr::lit("ERR Invalid port number"));
+            }
+            let s = sentinel_state(ctx)?;
+            if s.masters.contains_key(&name) {
+                return Err(RErr::lit("ERR Duplicated master name"));
+            }
+            let mut conf = s.conf.clone();
+            conf.masters.clear();
+            conf.apply(&[
+                "monitor".into(),
+                name.clone(),
+                ip,
+                port.to_string(),
+                quorum.to_string(),
+            ])
+            .map_err(|e| RErr::new(format!("ERR {e}")))?;
+            let fresh = Sentinel::new(conf, s.config_path.clone(), now);
+            let m = fresh.masters.into_values().next().expect("one master");
+            s.masters.insert(name.clone(), m);
+            s.dirty = true;
+            ctx.srv.sentinel_event(
+                "+monitor",
+                &name,
+                &crate::sentinel::Who::Master,
+                &format!("quorum {quorum}"),
+            );
+            ctx.client.ok();
+        }
+        ("remove", 3) => {
+            let name = arg_str(ctx, 2);
+            ctx.srv
+                .sentinel_event("-monitor", &name, &crate::sentinel::Who::Master, "");
+            let s = sentinel_state(ctx)?;
+            s.masters.remove(&name).ok_or(NO_MASTER)?;
+            s.dirty = true;
+            ctx.client.ok();
+        }
+        ("set", n) if n >= 5 && n % 2 == 1 => {
+            let name = arg_str(ctx, 2);
+            let args: Vec<String> = (3..n).map(|i| arg_str(ctx, i)).collect();
+            let s = sentinel_state(ctx)?;
+            let m = s.masters.get_mut(&name).ok_or(NO_MASTER)?;
+            for kv in args.chunks(2) {
+                let opt = kv[0].to_ascii_lowercase();
+                if matches!(
+                    opt.as_str(),
+                    "notification-script" | "client-reconfig-script"
+                ) && s.conf.deny_scripts_reconfig
+                {
+                    return Err(RErr::lit("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration"));
+                }
+                if opt == "quorum" {
+                    let q: usize = kv[1].parse().map_err(|_| errors::NOT_INT)?;
+                    if q == 0 {
+                        return Err(RErr::lit("ERR Quorum must be 1 or greater."));
+                    }
+                    m.conf.quorum = q;
+                    continue;
+                }
+                let mut tmp = crate::sentinel::config::SentinelConf::new();
+                tmp.masters.push(m.conf.clone());
+                tmp.apply(&[opt.clone(), name.clone(), kv[1].clone()])
+                    .map_err(|_| {
+                        RErr::new(format!(
+                            "ERR Invalid argument '{}' for SENTINEL SET '{opt}'",
+                            kv[1]
+                        ))
+                    })?;
+                m.conf = tmp.masters.pop().expect("the master");
+            }
+            s.dirty = true;
+            ctx.client.ok();
+        }
+        ("config", n) if n >= 4 => {
+            let s = sentinel_state(ctx)?;
+            let c = &s.conf;
+            let all = [
+                (
+                    "resolve-hostnames",
+                    if c.resolve_hostnames { "yes" } else { "no" }.to_string(),
+                ),
+                (
+                    "announce-hostnames",
+                    if c.announce_hostnames { "yes" } else { "no" }.to_string(),
+                ),
+                ("announce-ip", c.announce_ip.clone().unwrap_or_default()),
+                ("announce-port", c.announce_port.unwrap_or(0).to_string()),
+                (
+                    "deny-scripts-reconfig",
+                    if c.deny_scripts_reconfig { "yes" } else { "no" }.to_string(),
+                ),
+            ];
+            if ctx.arg_is(2, "get") && n == 4 {
+                let pat = ctx.arg(3).to_vec();
+                let hits: Vec<_> = all
+                    .iter()
+                    .filter(|(k, _)| crate::util::glob::glob_match(&pat, k.as_bytes(), true))
+                    .cloned()
+                    .collect();
+                pairs(ctx.client, &hits);
+            } else if ctx.arg_is(2, "set") && n == 5 {
+                let (k, v) = (arg_str(ctx, 3), arg_str(ctx, 4));
+                let s = sentinel_state(ctx)?;
+                s.conf
+                    .apply(&[k.clone(), v])
+                    .map_err(|e| RErr::new(format!("ERR Invalid value for '{k}': {e}")))?;
+                s.dirty = true;
+                ctx.client.ok();
+            } else {
+                return Err(errors::SYNTAX);
+            }
+        }
+        ("help", 2) => {
+            return super::help_reply(
+                ctx,
+                &[
+                    "MASTERS",
+                    "MASTER <name>",
+                    "REPLICAS <name>",
+                    "SENTINELS <name>",
+                    "GET-MASTER-ADDR-BY-NAME <name>",
+                    "IS-MASTER-DOWN-BY-ADDR <ip> <port> <epoch> <runid>",
+                    "RESET <pattern>",
+                    "FAILOVER <name>",
+                    "CKQUORUM <name>",
+                    "FLUSHCONFIG",
+                    "MYID",
+                    "MONITOR <name> <ip> <port> <quorum>",
+                    "REMOVE <name>",
+                    "SET <name> <option> <value> ...",
+                    "CONFIG GET <param>",
+                    "CONFIG SET <param> <value>",
+                ],
+            );
+        }
+        _ => {
+            return Err(RErr::new(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try SENTINEL HELP.",
+                arg_str(ctx, 1)
+            )))
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,381 @@
+//! Sentinel's pure pieces (Redis: sentinel.c): the hello message, what a
+//! monitored server's INFO says, replica selection and the leader vote
+//! count. No I/O; unit-tested here.
+
+/// The channel sentinels announce themselves on.
+pub const HELLO_CHANNEL: &str = "__sentinel__:hello";
+
+/// A hello message: `ip,port,runid,current_epoch,master_name,master_ip,
+/// master_port,master_config_epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// The announcing sentinel's address.
+    pub ip: String,
+    /// Its port.
+    pub port: u16,
+    /// Its id.
+    pub runid: String,
+    /// Its current epoch.
+    pub current_epoch: u64,
+    /// The master it speaks about.
+    pub master_name: String,
+    /// That master's address as it knows it.
+    pub master_ip: String,
+    /// Port.
+    pub master_port: u16,
+    /// The epoch of that configuration.
+    pub master_config_epoch: u64,
+}
+
+impl Hello {
+    /// Parses a hello payload; `None` if it is not one.
+    pub fn parse(s: &str) -> Option<Hello> {
+        let f: Vec<&str> = s.split(',').collect();
+        if f.len() != 8 {
+            return None;
+        }
+        Some(Hello {
+            ip: f[0].to_string(),
+            port: f[1].parse().ok()?,
+            runid: f[2].to_string(),
+            current_epoch: f[3].parse().ok()?,
+            master_name: f[4].to_string(),
+            master_ip: f[5].to_string(),
+            master_port: f[6].parse().ok()?,
+            master_config_epoch: f[7].parse().ok()?,
+        })
+    }
+
+    /// The payload.
+    pub fn format(&self) -> String {
+        format!(
+            "{},{},{},{},{},{},{},{}",
+            self.ip,
+            self.port,
+            self.runid,
+            self.current_epoch,
+            self.master_name,
+            self.master_ip,
+            self.master_port,
+            self.master_config_epoch
+        )
+    }
+}
+
+/// What a monitored server's INFO says (Redis: sentinelRefreshInstanceInfo).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InfoReport {
+    /// run_id.
+    pub run_id: String,
+    /// role: master or slave.
+    pub is_master: bool,
+    /// Replicas listed by a master (ip, port).
+    pub replicas: Vec<(String, u16)>,
+    /// A replica's master_host / master_port.
+    pub master_host: String,
+    /// Port.
+    pub master_port: u16,
+    /// master_link_status:up.
+    pub link_up: bool,
+    /// master_link_down_since_seconds, when down.
+    pub link_down_since_secs: i64,
+    /// slave_priority (100 when absent).
+    pub priority: i64,
+    /// slave_repl_offset.
+    pub repl_offset: u64,
+    /// replica_announced (true when absent).
+    pub announced: bool,
+}
+
+/// Parses INFO output.
+pub fn parse_info(text: &str) -> InfoReport {
+    let mut r = InfoReport {
+        priority: 100,
+        announced: true,
+        ..InfoReport::default()
+    };
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        match k {
+            "run_id" => r.run_id = v.to_string(),
+            "role" => r.is_master = v == "master",
+            "master_host" => r.master_host = v.to_string(),
+            "master_port" => r.master_port = v.parse().unwrap_or(0),
+            "master_link_status" => r.link_up = v == "up",
+            "master_link_down_since_seconds" => r.link_down_since_secs = v.parse().unwrap_or(-1),
+            "slave_priority" | "replica_priority" => r.priority = v.parse().unwrap_or(100),
+            "slave_repl_offset" => r.repl_offset = v.parse().unwrap_or(0),
+            "replica_announced" => r.announced = v != "0",
+            k if k.starts_with("slave")
+                && k[5..].chars().all(|c| c.is_ascii_digit())
+                && k.len() > 5 =>
+            {
+                // slave0:ip=127.0.0.1,port=6380,state=online,offset=..,lag=..
+                let mut ip = None;
+                let mut port = None;
+                for kv in v.split(',') {
+                    match kv.split_once('=') {
+                        Some(("ip", x)) => ip = Some(x.to_string()),
+                        Some(("port", x)) => port = x.parse().ok(),
+                        _ => {}
+                    }
+                }
+                if let (Some(ip), Some(port)) = (ip, port) {
+                    r.replicas.push((ip, port));
+                }
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+/// A replica as replica selection sees it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Its key (ip:port).
+    pub key: String,
+    /// Subjectively down or disconnected.
+    pub down: bool,
+    /// Milliseconds since its last PING reply.
+    pub ping_age_ms: i64,
+    /// Milliseconds since its last INFO.
+    pub info_age_ms: i64,
+    /// replica-priority (0 = never promote).
+    pub priority: i64,
+    /// Replication offset.
+    pub offset: u64,
+    /// Run id.
+    pub run_id: String,
+    /// Seconds its master link has been down.
+    pub link_down_secs: i64,
+}
+
+/// Picks the replica to promote (Redis: sentinelSelectSlave): skips down,
+/// silent, priority-0 and too-stale replicas, then prefers the lowest
+/// priority, the highest offset, the lowest run id.
+pub fn select_replica(
+    cands: &[Candidate],
+    down_after_ms: i64,
+    master_down_ms: i64,
+    info_period_ms: i64,
+) -> Option<&Candidate> {
+    let max_data_age_ms = master_down_ms + down_after_ms * 10;
+    let mut ok: Vec<&Candidate> = cands
+        .iter()
+        .filter(|c| {
+            !c.down
+                && c.ping_age_ms <= 5000
+                && c.info_age_ms <= info_period_ms * 3
+                && c.priority != 0
+                && c.link_down_secs * 1000 <= max_data_age_ms
+        })
+        .collect();
+    ok.sort_by(|a, b| {
+        a.priority
+            .cmp(&b.priority)
+            .then(b.offset.cmp(&a.offset))
+            .then(a.run_id.cmp(&b.run_id))
+    });
+    ok.first().copied()
+}
+
+/// The winner of an election, if any (Redis: sentinelGetLeader): the
+/// runid with most votes, when they are at least a majority of `voters`
+/// and at least `quorum`.
+pub fn count_leader<'a>(votes: &[&'a str], voters: usize, quorum: usize) -> Option<&'a str> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for v in votes {
+        match counts.iter_mut().find(|(r, _)| r == v) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    // Ties go to the lexicographically first, as every sentinel decides
+    // the same way on the same votes.
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let (winner, n) = *counts.first()?;
+    let needed = (voters / 2 + 1).max(quorum);
+    (n >= needed).then_some(winner)
+}
+
+/// A RESP2 reply read from a monitored server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `+...`
+    Status(String),
+    /// `-...`
+    Error(String),
+    /// `:n`
+    Int(i64),
+    /// `$n ...` (None for `$-1`).
+    Bulk(Option<Vec<u8>>),
+    /// `*n ...` (None for `*-1`).
+    Array(Option<Vec<Reply>>),
+}
+
+impl Reply {
+    /// The text of a status, error or bulk reply.
+    pub fn text(&self) -> String {
+        match self {
+            Reply::Status(s) | Reply::Error(s) => s.clone(),
+            Reply::Bulk(Some(b)) => String::from_utf8_lossy(b).into_owned(),
+            Reply::Int(n) => n.to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Parses one reply from the front of `buf`: `Ok(None)` when more bytes
+/// are needed, else the reply and the bytes it used.
+pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, String> {
+    let Some(nl) = buf.windows(2).position(|w| w == b"\r\n") else {
+        return Ok(None);
+    };
+    let line = std::str::from_utf8(&buf[1..nl]).map_err(|_| "reply is not UTF-8".to_string())?;
+    let after = nl + 2;
+    let int = |s: &str| s.parse::<i64>().map_err(|_| format!("bad length '{s}'"));
+    match buf.first() {
+        Some(b'+') => Ok(Some((Reply::Status(line.to_string()), after))),
+        Some(b'-') => Ok(Some((Reply::Error(line.to_string()), after))),
+        Some(b':') => Ok(Some((Reply::Int(int(line)?), after))),
+        Some(b'$') => {
+            let n = int(line)?;
+            if n < 0 {
+                return Ok(Some((Reply::Bulk(None), after)));
+            }
+            let end = after + n as usize;
+            if buf.len() < end + 2 {
+                return Ok(None);
+            }
+            Ok(Some((Reply::Bulk(Some(buf[after..end].to_vec())), end + 2)))
+        }
+        Some(b'*') => {
+            let n = int(line)?;
+            if n < 0 {
+                return Ok(Some((Reply::Array(None), after)));
+            }
+            let mut pos = after;
+            let mut items = Vec::with_capacity(n.min(1024) as usize);
+            for _ in 0..n {
+                match parse_reply(&buf[pos..])? {
+                    Some((r, used)) => {
+                        items.push(r);
+                        pos += used;
+                    }
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some((Reply::Array(Some(items)), pos)))
+        }
+        _ => Err("unexpected reply type".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies() {
+        assert_eq!(
+            parse_reply(b"+PONG\r\n").unwrap(),
+            Some((Reply::Status("PONG".into()), 7))
+        );
+        assert_eq!(parse_reply(b"$3\r\nab").unwrap(), None);
+        let (r, n) = parse_reply(b"*3\r\n:0\r\n$1\r\n*\r\n:0\r\nxx")
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 19);
+        assert_eq!(
+            r,
+            Reply::Array(Some(vec![
+                Reply::Int(0),
+                Reply::Bulk(Some(b"*".to_vec())),
+                Reply::Int(0)
+            ]))
+        );
+        assert!(parse_reply(b"?x\r\n").is_err());
+    }
+
+    #[test]
+    fn hello_round_trip() {
+        let s = "127.0.0.1,26379,abcd,3,mymaster,10.0.0.1,6379,2";
+        let h = Hello::parse(s).unwrap();
+        assert_eq!(h.master_port, 6379);
+        assert_eq!(h.current_epoch, 3);
+        assert_eq!(h.format(), s);
+        assert_eq!(Hello::parse("a,b"), None);
+        assert_eq!(Hello::parse("1,x,3,4,5,6,7,8"), None);
+    }
+
+    #[test]
+    fn info_of_a_master_and_a_replica() {
+        let m = parse_info("# Server\r\nrun_id:abc\r\n# Replication\r\nrole:master\r\nconnected_slaves:2\r\nslave0:ip=127.0.0.1,port=6380,state=online,offset=10,lag=0\r\nslave1:ip=127.0.0.2,port=6381,state=online,offset=10,lag=1\r\n");
+        assert!(m.is_master);
+        assert_eq!(m.run_id, "abc");
+        assert_eq!(
+            m.replicas,
+            vec![("127.0.0.1".into(), 6380), ("127.0.0.2".into(), 6381)]
+        );
+        let r = parse_info("role:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_repl_offset:99\r\nslave_priority:10\r\n");
+        assert!(!r.is_master && r.link_up);
+        assert_eq!((r.master_port, r.repl_offset, r.priority), (6379, 99, 10));
+    }
+
+    fn cand(key: &str, prio: i64, off: u64, run: &str) -> Candidate {
+        Candidate {
+            key: key.into(),
+            down: false,
+            ping_age_ms: 100,
+            info_age_ms: 100,
+            priority: prio,
+            offset: off,
+            run_id: run.into(),
+            link_down_secs: 0,
+        }
+    }
+
+    #[test]
+    fn selection_order() {
+        let mut c = vec![
+            cand("a", 100, 10, "z"),
+            cand("b", 100, 20, "y"),
+            cand("c", 50, 5, "x"),
+            cand("d", 0, 99, "w"),
+        ];
+        assert_eq!(select_replica(&c, 1000, 1000, 1000).unwrap().key, "c");
+        c[2].down = true;
+        assert_eq!(select_replica(&c, 1000, 1000, 1000).unwrap().key, "b");
+        c[1].offset = 10;
+        assert_eq!(
+            select_replica(&c, 1000, 1000, 1000).unwrap().key,
+            "b",
+            "same offset: lowest run id"
+        );
+        c[1].ping_age_ms = 6000;
+        assert_eq!(select_replica(&c, 1000, 1000, 1000).unwrap().key, "a");
+        c[0].link_down_secs = 100;
+        assert!(select_replica(&c, 1000, 1000, 1000).is_none());
+    }
+
+    #[test]
+    fn leader_needs_a_majority_and_the_quorum() {
+        assert_eq!(count_leader(&["a", "a", "b"], 3, 2), Some("a"));
+        assert_eq!(count_leader(&["a", "b"], 3, 2), None);
+        assert_eq!(
+            count_leader(&["a", "a"], 5, 2),
+            None,
+            "2 of 5 is no majority"
+        );
+        assert_eq!(
+            count_leader(&["a", "a", "a"], 5, 4),
+            None,
+            "below the quorum"
+        );
+        assert_eq!(count_leader(&[], 3, 1), None);
+    }
+}

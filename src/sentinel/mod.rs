@@ -460,6 +460,11 @@ impl Server {
         let srv = self.self_ref.clone();
         let myid = self.sentinel().myid.clone();
         let epoch = self.sentinel().current_epoch;
+        let peer_pass = self
+            .config
+            .requirepass
+            .as_ref()
+            .map(|p| p.expose().to_string());
         let (announce_ip, announce_port) = (
             self.sentinel().conf.announce_ip.clone(),
             self.sentinel().conf.announce_port.unwrap_or(self.tcp_port),
@@ -468,6 +473,9 @@ impl Server {
             return;
         };
         let auth = (m.conf.auth_user.clone(), m.conf.auth_pass.clone());
+        // Other sentinels are asked with our own requirepass (Redis 6.2+,
+        // when no sentinel-pass is set: the sentinels share it).
+        let peer_auth: (Option<String>, Option<String>) = (None, peer_pass.clone());
         let busy = m.failover.is_some() || m.inst.sdown_since > 0 || m.odown_since > 0;
         let info_period = if busy { 1000 } else { INFO_PERIOD_MS };
         // During the reconfiguration the promoted replica is already the
@@ -531,7 +539,7 @@ impl Server {
                     Who::Peer(p.runid.clone()),
                     &p.ip,
                     p.port,
-                    (None, None),
+                    peer_auth.clone(),
                 );
             }
             if let Some(l) = &p.link {

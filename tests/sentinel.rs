@@ -1,0 +1,482 @@
+//! Sentinel mode with real processes on loopback: one master, two
+//! replicas and three sentinels (quorum 2), picket's and Debian's
+//! redis-server 7.0 (in `--sentinel` mode) in every mix. Every wait is
+//! bounded.
+
+mod common;
+use common::data::*;
+use common::{free_port, Proc};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A sentinel process on a fixed port with its config file kept across
+/// restarts.
+struct Sentinel {
+    child: Child,
+    port: u16,
+    conf: PathBuf,
+    log: PathBuf,
+    redis: bool,
+    /// The sentinel's own requirepass, from its config.
+    pass: Option<String>,
+}
+
+impl Sentinel {
+    fn start(dir: &Path, port: u16, body: &str, redis: bool) -> Sentinel {
+        let conf = dir.join(format!("sentinel-{port}.conf"));
+        if !conf.exists() {
+            std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\n{body}")).unwrap();
+        }
+        Self::spawn(conf, port, redis)
+    }
+
+    fn spawn(conf: PathBuf, port: u16, redis: bool) -> Sentinel {
+        let log = conf.with_extension("log");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let bin = if redis {
+            "redis-server"
+        } else {
+            common::picket_bin()
+        };
+        let child = Command::new(bin)
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pass = std::fs::read_to_string(&conf)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("requirepass ")
+                    .map(|p| p.trim().trim_matches('"').to_string())
+            });
+        let s = Sentinel {
+            child,
+            port,
+            conf,
+            log,
+            redis,
+            pass,
+        };
+        assert!(
+            wait_for(Duration::from_secs(10), || std::net::TcpStream::connect((
+                "127.0.0.1",
+                port
+            ))
+            .is_ok()),
+            "sentinel on {port} did not start: {}",
+            s.log_text()
+        );
+        s
+    }
+
+    fn restart(self) -> Sentinel {
+        let (conf, port, redis) = (self.conf.clone(), self.port, self.redis);
+        drop(self);
+        Self::spawn(conf, port, redis)
+    }
+
+    fn conn(&self) -> redis::Connection {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap();
+        let mut c = c
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        if let Some(p) = &self.pass {
+            q(&mut c, &["AUTH", p]);
+        }
+        c
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The master's port as this sentinel reports it.
+    fn master_port(&self) -> Option<u16> {
+        let mut c = self.conn();
+        let v: Option<Vec<String>> = redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg("mymaster")
+            .query(&mut c)
+            .ok()?;
+        v?.get(1)?.parse().ok()
+    }
+
+    /// A field of SENTINEL MASTER mymaster.
+    fn master_field(&self, name: &str) -> String {
+        let mut c = self.conn();
+        let v: Vec<String> = redis::cmd("SENTINEL")
+            .arg("master")
+            .arg("mymaster")
+            .query(&mut c)
+            .unwrap();
+        v.chunks(2)
+            .find(|kv| kv[0] == name)
+            .map(|kv| kv[1].clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Master, replicas and sentinels of one test.
+struct Setup {
+    /// Holds the sentinels' config files.
+    _dir: tempfile::TempDir,
+    master: Proc,
+    replicas: Vec<Proc>,
+    sentinels: Vec<Sentinel>,
+}
+
+fn server(redis: bool, args: &[&str]) -> Proc {
+    let mut a = vec!["--repl-diskless-sync-delay", "0"];
+    a.extend_from_slice(args);
+    if redis {
+        Proc::redis(&a)
+    } else {
+        a.extend_from_slice(&["--save", ""]);
+        Proc::picket(&a)
+    }
+}
+
+/// `kinds`: for each of the three sentinels, whether it is redis-server.
+fn setup(
+    redis_servers: bool,
+    kinds: [bool; 3],
+    server_args: &[&str],
+    sentinel_extra: &str,
+) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let master = server(redis_servers, server_args);
+    let mp = master.port.to_string();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let mut a = vec!["--replicaof", "127.0.0.1", &mp];
+        a.extend_from_slice(server_args);
+        replicas.push(server(redis_servers, &a));
+    }
+    let body = format!(
+        "sentinel monitor mymaster 127.0.0.1 {mp} 2\nsentinel down-after-milliseconds mymaster 2000\nsentinel failover-timeout mymaster 10000\nsentinel parallel-syncs mymaster 2\n{sentinel_extra}"
+    );
+    let sentinels = kinds
+        .iter()
+        .map(|&redis| Sentinel::start(dir.path(), free_port(), &body, redis))
+        .collect();
+    let s = Setup {
+        _dir: dir,
+        master,
+        replicas,
+        sentinels,
+    };
+    s.wait_discovery();
+    s
+}
+
+impl Setup {
+    /// Until every sentinel knows both replicas and both other sentinels.
+    fn wait_discovery(&self) {
+        for s in &self.sentinels {
+            assert!(
+                wait_for(Duration::from_secs(30), || s.master_field("num-slaves")
+                    == "2"
+                    && s.master_field("num-other-sentinels") == "2"),
+                "sentinel {} did not discover the set-up: {}",
+                s.port,
+                s.log_text()
+            );
+        }
+    }
+
+    /// Until every live sentinel reports the same master, other than `old`.
+    fn wait_new_master(&self, old: u16, limit: Duration) -> u16 {
+        let mut got = None;
+        let ok = wait_for(limit, || {
+            let ports: Vec<Option<u16>> = self.sentinels.iter().map(|s| s.master_port()).collect();
+            match ports.first().copied().flatten() {
+                Some(p) if p != old && ports.iter().all(|x| *x == Some(p)) => {
+                    got = Some(p);
+                    true
+                }
+                _ => false,
+            }
+        });
+        let logs: Vec<String> = self.sentinels.iter().map(|s| s.log_text()).collect();
+        assert!(
+            ok,
+            "no agreement on a new master:\n{}",
+            logs.join("\n-----\n")
+        );
+        got.unwrap()
+    }
+
+    fn promotions(&self) -> usize {
+        self.sentinels
+            .iter()
+            .map(|s| s.log_text().matches("+promoted-slave").count())
+            .sum()
+    }
+
+    fn replica_on(&self, port: u16) -> &Proc {
+        self.replicas
+            .iter()
+            .find(|r| r.port == port)
+            .expect("a replica")
+    }
+}
+
+fn role_of(p: &Proc, auth: Option<&str>) -> (String, String) {
+    let mut c = p.conn();
+    if let Some(pw) = auth {
+        q(&mut c, &["AUTH", pw]);
+    }
+    let info = q(&mut c, &["INFO", "replication"]);
+    let get = |k: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}:")).map(str::to_string))
+            .unwrap_or_default()
+    };
+    (get("role"), get("master_port"))
+}
+
+/// Kill -9 the master: one promotion, all sentinels agree, the other
+/// replica follows, and the old master restarted becomes a replica.
+fn failover_and_return(mut s: Setup, auth: Option<&str>) {
+    let mut mc = s.master.conn();
+    if let Some(pw) = auth {
+        q(&mut mc, &["AUTH", pw]);
+    }
+    q(&mut mc, &["SET", "before", "failover"]);
+    assert_eq!(q(&mut mc, &["WAIT", "2", "5000"]), "2");
+    let old = s.master.port;
+    s.master.signal("KILL");
+    s.master.wait_exit(Duration::from_secs(5));
+    let new = s.wait_new_master(old, Duration::from_secs(40));
+    let promoted = s.replica_on(new);
+    assert!(wait_for(Duration::from_secs(10), || role_of(
+        promoted, auth
+    )
+    .0 == "master"));
+    let mut pc = promoted.conn();
+    if let Some(pw) = auth {
+        q(&mut pc, &["AUTH", pw]);
+    }
+    assert_eq!(q(&mut pc, &["GET", "before"]), "failover");
+    let other = s.replicas.iter().find(|r| r.port != new).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(20), || role_of(other, auth)
+            == ("slave".into(), new.to_string())),
+        "the other replica was not re-pointed"
+    );
+    // The old master comes back and is turned into a replica.
+    let mut a = vec!["--repl-diskless-sync-delay", "0", "--save", ""];
+    if let Some(pw) = auth {
+        a.extend_from_slice(&["--requirepass", pw, "--masterauth", pw]);
+    }
+    let back = Proc::picket_on(old, &a);
+    assert!(
+        wait_for(Duration::from_secs(40), || role_of(&back, auth)
+            == ("slave".into(), new.to_string())),
+        "the old master did not become a replica: {}",
+        s.sentinels
+            .iter()
+            .map(|s| s.log_text())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    );
+    assert_eq!(s.promotions(), 1, "exactly one failover");
+    drop(back);
+    drop(s);
+}
+
+#[test]
+fn picket_sentinels_fail_over_picket_servers_once() {
+    failover_and_return(setup(false, [false; 3], &[], ""), None);
+}
+
+#[test]
+fn redis_sentinels_fail_over_picket_servers() {
+    let s = setup(false, [true; 3], &[], "");
+    let mut mc = s.master.conn();
+    q(&mut mc, &["SET", "k", "v"]);
+    let old = s.master.port;
+    let mut s = s;
+    s.master.signal("KILL");
+    s.master.wait_exit(Duration::from_secs(5));
+    let new = s.wait_new_master(old, Duration::from_secs(40));
+    assert!(wait_for(Duration::from_secs(10), || role_of(
+        s.replica_on(new),
+        None
+    )
+    .0 == "master"));
+}
+
+#[test]
+fn picket_sentinels_fail_over_redis_servers() {
+    let s = setup(true, [false; 3], &[], "");
+    let old = s.master.port;
+    let mut s = s;
+    s.master.signal("KILL");
+    s.master.wait_exit(Duration::from_secs(5));
+    let new = s.wait_new_master(old, Duration::from_secs(40));
+    assert!(wait_for(Duration::from_secs(10), || role_of(
+        s.replica_on(new),
+        None
+    )
+    .0 == "master"));
+    let other = s.replicas.iter().find(|r| r.port != new).unwrap();
+    assert!(wait_for(Duration::from_secs(20), || role_of(other, None)
+        == ("slave".into(), new.to_string())));
+}
+
+#[test]
+fn a_mixed_quorum_of_picket_and_redis_sentinels_fails_over_once() {
+    let s = setup(false, [false, true, false], &[], "");
+    let old = s.master.port;
+    let mut s = s;
+    s.master.signal("KILL");
+    s.master.wait_exit(Duration::from_secs(5));
+    let new = s.wait_new_master(old, Duration::from_secs(40));
+    assert!(wait_for(Duration::from_secs(10), || role_of(
+        s.replica_on(new),
+        None
+    )
+    .0 == "master"));
+    // Redis sentinels log "+promoted-slave" too: one promotion in all.
+    assert_eq!(s.promotions(), 1);
+}
+
+#[test]
+fn passwords_on_servers_and_on_sentinels() {
+    let s = setup(
+        false,
+        [false; 3],
+        &["--requirepass", "data-pw", "--masterauth", "data-pw"],
+        "sentinel auth-pass mymaster data-pw\nrequirepass sentinel-pw\n",
+    );
+    // The sentinels want their own password (discovery above used it).
+    let raw = redis::Client::open(format!("redis://127.0.0.1:{}/", s.sentinels[0].port)).unwrap();
+    let mut c = raw.get_connection().unwrap();
+    let e = common::err(&mut c, &["SENTINEL", "MYID"]);
+    assert!(e.starts_with("NOAUTH"), "{e}");
+    failover_and_return(s, Some("data-pw"));
+}
+
+#[test]
+fn a_lone_sdown_is_no_failover_and_two_of_three_sentinels_suffice() {
+    let mut s = setup(
+        false,
+        [false; 3],
+        &["--requirepass", "pw", "--masterauth", "pw"],
+        "sentinel auth-pass mymaster pw\n",
+    );
+    // Sentinel 0 gets a wrong password; once its links are cut it can't
+    // reach the master any more, while the others still can.
+    q(
+        &mut s.sentinels[0].conn(),
+        &["SENTINEL", "SET", "mymaster", "auth-pass", "wrong"],
+    );
+    let mut mc = s.master.conn();
+    q(&mut mc, &["AUTH", "pw"]);
+    q(
+        &mut mc,
+        &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"],
+    );
+    assert!(wait_for(Duration::from_secs(15), || s.sentinels[0]
+        .master_field("flags")
+        .contains("s_down")));
+    std::thread::sleep(Duration::from_secs(4));
+    let flags = s.sentinels[0].master_field("flags");
+    assert!(!flags.contains("o_down"), "{flags}");
+    assert!(s
+        .sentinels
+        .iter()
+        .all(|x| !x.log_text().contains("+try-failover")));
+    assert!(s
+        .sentinels
+        .iter()
+        .all(|x| x.master_port() == Some(s.master.port)));
+    // Now one sentinel is gone and the master dies: the two others agree.
+    q(
+        &mut s.sentinels[0].conn(),
+        &["SENTINEL", "SET", "mymaster", "auth-pass", "pw"],
+    );
+    drop(s.sentinels.remove(0));
+    let old = s.master.port;
+    s.master.signal("KILL");
+    s.master.wait_exit(Duration::from_secs(5));
+    let new = s.wait_new_master(old, Duration::from_secs(40));
+    assert!(wait_for(Duration::from_secs(10), || role_of(
+        s.replica_on(new),
+        Some("pw")
+    )
+    .0 == "master"));
+}
+
+#[test]
+fn restarted_sentinels_resume_and_manual_failover_and_reset_work() {
+    let mut s = setup(false, [false; 3], &[], "");
+    let ids: Vec<String> = s
+        .sentinels
+        .iter()
+        .map(|x| q(&mut x.conn(), &["SENTINEL", "MYID"]))
+        .collect();
+    let conf = std::fs::read_to_string(&s.sentinels[0].conf).unwrap();
+    assert!(
+        conf.contains("sentinel known-replica mymaster")
+            && conf.contains("sentinel known-sentinel mymaster"),
+        "{conf}"
+    );
+    // All three restarted: they resume from their files (same ids, the
+    // replicas and sentinels known before any discovery).
+    let olds = std::mem::take(&mut s.sentinels);
+    s.sentinels = olds.into_iter().map(Sentinel::restart).collect();
+    for (x, id) in s.sentinels.iter().zip(&ids) {
+        assert_eq!(&q(&mut x.conn(), &["SENTINEL", "MYID"]), id);
+        assert_eq!(x.master_field("num-slaves"), "2");
+    }
+    s.wait_discovery();
+    // A manual failover needs no agreement.
+    let old = s.master.port;
+    assert_eq!(
+        q(
+            &mut s.sentinels[1].conn(),
+            &["SENTINEL", "FAILOVER", "mymaster"]
+        ),
+        "OK"
+    );
+    let new = s.wait_new_master(old, Duration::from_secs(40));
+    assert!(wait_for(Duration::from_secs(10), || role_of(
+        s.replica_on(new),
+        None
+    )
+    .0 == "master"));
+    assert!(wait_for(Duration::from_secs(20), || role_of(
+        &s.master, None
+    ) == (
+        "slave".into(),
+        new.to_string()
+    )));
+    // RESET forgets replicas and sentinels; they are found again.
+    assert_eq!(
+        q(
+            &mut s.sentinels[2].conn(),
+            &["SENTINEL", "RESET", "mymaster"]
+        ),
+        "1"
+    );
+    s.wait_discovery();
+}

@@ -480,3 +480,61 @@ fn restarted_sentinels_resume_and_manual_failover_and_reset_work() {
     );
     s.wait_discovery();
 }
+
+#[test]
+fn no_acknowledged_write_is_lost_across_the_failover() {
+    let mut s = setup(false, [false; 3], &[], "");
+    let url = s.master.url();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    // Each write is acknowledged only when WAIT 1 100 saw a replica have it.
+    let writer = std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        let Ok(mut c) = redis::Client::open(url).unwrap().get_connection() else {
+            return acked;
+        };
+        let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+        for i in 0..100_000u32 {
+            if stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let k = format!("w{i}");
+            if redis::cmd("SET")
+                .arg(&k)
+                .arg(i)
+                .query::<()>(&mut c)
+                .is_err()
+            {
+                break;
+            }
+            match redis::cmd("WAIT").arg(1).arg(100).query::<i64>(&mut c) {
+                Ok(n) if n >= 1 => acked.push(k),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        acked
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let old = s.master.port;
+    s.master.signal("KILL");
+    s.master.wait_exit(Duration::from_secs(5));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked = writer.join().unwrap();
+    assert!(acked.len() > 10, "only {} writes acknowledged", acked.len());
+    let new = s.wait_new_master(old, Duration::from_secs(40));
+    let mut c = s.replica_on(new).conn();
+    let mut lost = Vec::new();
+    for k in &acked {
+        if q(&mut c, &["EXISTS", k]) != "1" {
+            lost.push(k.clone());
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged writes lost: {:?}",
+        lost.len(),
+        acked.len(),
+        &lost[..lost.len().min(5)]
+    );
+}

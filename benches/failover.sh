@@ -54,7 +54,7 @@ trial() {
         local ready=1
         for s in "${sports[@]}"; do
             local m
-            m=$(timeout 2 redis-cli -p "$s" sentinel master mymaster 2>/dev/null | tr '\n' ' ')
+            m=$(timeout 2 redis-cli -p "$s" sentinel master mymaster 2>/dev/null | tr '\n' ' ' || true)
             [[ "$m" == *"num-slaves 2 "* && "$m" == *"num-other-sentinels 2 "* ]] || ready=0
         done
         [ "$ready" = 1 ] && break
@@ -73,7 +73,7 @@ trial() {
         fi
         if [ -z "$b" ]; then
             local np
-            np=$(timeout 2 redis-cli -p "${sports[0]}" sentinel get-master-addr-by-name mymaster 2>/dev/null | tail -1)
+            np=$(timeout 2 redis-cli -p "${sports[0]}" sentinel get-master-addr-by-name mymaster 2>/dev/null | tail -1 || true)
             if [ -n "$np" ] && [ "$np" != "$mp" ] && [ "$(timeout 2 redis-cli -p "$np" set failover-probe 1 2>/dev/null)" = OK ]; then
                 b=$(($(now_ms) - t0))
             fi

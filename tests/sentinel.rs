@@ -538,3 +538,93 @@ fn no_acknowledged_write_is_lost_across_the_failover() {
         &lost[..lost.len().min(5)]
     );
 }
+
+fn tcp_port(c: &mut redis::Connection) -> String {
+    let info = q(c, &["INFO", "server"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix("tcp_port:").map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_redis_crate_finds_the_master_and_replicas_through_picket_sentinels() {
+    use redis::sentinel::{SentinelClient, SentinelServerType};
+    let s = setup(false, [false; 3], &[], "");
+    let urls: Vec<String> = s
+        .sentinels
+        .iter()
+        .map(|x| format!("redis://127.0.0.1:{}/", x.port))
+        .collect();
+    let mut mc = SentinelClient::build(
+        urls.clone(),
+        "mymaster".into(),
+        None,
+        SentinelServerType::Master,
+    )
+    .unwrap()
+    .get_connection()
+    .unwrap();
+    assert_eq!(tcp_port(&mut mc), s.master.port.to_string());
+    q(&mut mc, &["SET", "via", "sentinel"]);
+    let mut rc = SentinelClient::build(urls, "mymaster".into(), None, SentinelServerType::Replica)
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let port: u16 = tcp_port(&mut rc).parse().unwrap();
+    assert!(s.replicas.iter().any(|r| r.port == port));
+}
+
+#[test]
+fn sentinel_mode_needs_a_writable_config_file_and_answers_to_its_name() {
+    let out = Command::new("timeout")
+        .args(["10", common::picket_bin(), "--sentinel", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("Sentinel needs config file on disk to save state"));
+    // Invoked as picket-sentinel, the binary is a sentinel.
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("picket-sentinel");
+    std::os::unix::fs::symlink(common::picket_bin(), &link).unwrap();
+    let port = free_port();
+    let conf = dir.path().join("s.conf");
+    std::fs::write(
+        &conf,
+        format!("port {port}\nbind 127.0.0.1\nsentinel monitor m 127.0.0.1 1 1\n"),
+    )
+    .unwrap();
+    let mut child = Command::new(&link)
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ok = wait_for(Duration::from_secs(10), || {
+        let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) else {
+            return false;
+        };
+        let Ok(mut c) = c.get_connection() else {
+            return false;
+        };
+        cmd_role(&mut c) == "sentinel"
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ok);
+    let written = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        written.contains("sentinel myid ") && written.contains("sentinel monitor m 127.0.0.1 1 1"),
+        "{written}"
+    );
+}
+
+fn cmd_role(c: &mut redis::Connection) -> String {
+    match common::cmd(c, &["ROLE"]) {
+        Ok(redis::Value::Array(v)) => match v.first() {
+            Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}

@@ -628,3 +628,40 @@ fn cmd_role(c: &mut redis::Connection) -> String {
         _ => String::new(),
     }
 }
+
+#[test]
+fn redis_py_finds_the_master_and_replicas_through_picket_sentinels() {
+    let s = setup(false, [false; 3], &[], "");
+    let ports: Vec<String> = s.sentinels.iter().map(|x| x.port.to_string()).collect();
+    let script = format!(
+        "from redis.sentinel import Sentinel\n\
+         s = Sentinel([('127.0.0.1', p) for p in ({},)], socket_timeout=5)\n\
+         print('master', s.discover_master('mymaster')[1])\n\
+         m = s.master_for('mymaster', socket_timeout=5)\n\
+         m.set('py', 'ok')\n\
+         print('read', m.get('py').decode())\n\
+         print('replicas', sorted(p for _, p in s.discover_slaves('mymaster')))\n",
+        ports.join(", ")
+    );
+    let out = Command::new("timeout")
+        .args(["30", "python3", "-c", &script])
+        .output()
+        .expect("python3 (installed by .ci/run with redis-py)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut rp: Vec<u16> = s.replicas.iter().map(|r| r.port).collect();
+    rp.sort();
+    assert!(
+        text.contains(&format!("master {}\n", s.master.port)),
+        "{text}"
+    );
+    assert!(text.contains("read ok\n"), "{text}");
+    assert!(
+        text.contains(&format!("replicas [{}, {}]", rp[0], rp[1])),
+        "{text}"
+    );
+}

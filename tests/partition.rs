@@ -244,7 +244,7 @@ fn after_a_partition_heals_the_promoted_replica_is_the_only_master() {
     };
     let mut promoted = String::new();
     assert!(
-        wait_for(Duration::from_secs(40), || {
+        wait_for(Duration::from_secs(60), || {
             let x = addr(&b, &ipb, 26380);
             let y = addr(&b, &ipb, 26381);
             if x.len() == 2 && x == y && x[1] != "7000" {
@@ -262,7 +262,7 @@ fn after_a_partition_heals_the_promoted_replica_is_the_only_master() {
     // Heal: one master, the promoted one; the old master follows it.
     net.set_link(true);
     assert!(
-        wait_for(Duration::from_secs(40), || {
+        wait_for(Duration::from_secs(60), || {
             let old = cli(&a, &ipa, 7000, &["INFO", "replication"]);
             field(&old, "role") == "slave"
                 && field(&old, "master_port") == promoted

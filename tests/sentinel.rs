@@ -264,7 +264,7 @@ fn failover_and_return(mut s: Setup, auth: Option<&str>) {
     let old = s.master.port;
     s.master.signal("KILL");
     s.master.wait_exit(Duration::from_secs(5));
-    let new = s.wait_new_master(old, Duration::from_secs(40));
+    let new = s.wait_new_master(old, Duration::from_secs(60));
     let promoted = s.replica_on(new);
     assert!(wait_for(Duration::from_secs(10), || role_of(
         promoted, auth
@@ -288,7 +288,7 @@ fn failover_and_return(mut s: Setup, auth: Option<&str>) {
     }
     let back = Proc::picket_on(old, &a);
     assert!(
-        wait_for(Duration::from_secs(40), || role_of(&back, auth)
+        wait_for(Duration::from_secs(60), || role_of(&back, auth)
             == ("slave".into(), new.to_string())),
         "the old master did not become a replica: {}",
         s.sentinels
@@ -316,7 +316,7 @@ fn redis_sentinels_fail_over_picket_servers() {
     let mut s = s;
     s.master.signal("KILL");
     s.master.wait_exit(Duration::from_secs(5));
-    let new = s.wait_new_master(old, Duration::from_secs(40));
+    let new = s.wait_new_master(old, Duration::from_secs(60));
     assert!(wait_for(Duration::from_secs(10), || role_of(
         s.replica_on(new),
         None
@@ -331,7 +331,7 @@ fn picket_sentinels_fail_over_redis_servers() {
     let mut s = s;
     s.master.signal("KILL");
     s.master.wait_exit(Duration::from_secs(5));
-    let new = s.wait_new_master(old, Duration::from_secs(40));
+    let new = s.wait_new_master(old, Duration::from_secs(60));
     assert!(wait_for(Duration::from_secs(10), || role_of(
         s.replica_on(new),
         None
@@ -349,7 +349,7 @@ fn a_mixed_quorum_of_picket_and_redis_sentinels_fails_over_once() {
     let mut s = s;
     s.master.signal("KILL");
     s.master.wait_exit(Duration::from_secs(5));
-    let new = s.wait_new_master(old, Duration::from_secs(40));
+    let new = s.wait_new_master(old, Duration::from_secs(60));
     assert!(wait_for(Duration::from_secs(10), || role_of(
         s.replica_on(new),
         None
@@ -418,7 +418,7 @@ fn a_lone_sdown_is_no_failover_and_two_of_three_sentinels_suffice() {
     let old = s.master.port;
     s.master.signal("KILL");
     s.master.wait_exit(Duration::from_secs(5));
-    let new = s.wait_new_master(old, Duration::from_secs(40));
+    let new = s.wait_new_master(old, Duration::from_secs(60));
     assert!(wait_for(Duration::from_secs(10), || role_of(
         s.replica_on(new),
         Some("pw")
@@ -458,7 +458,7 @@ fn restarted_sentinels_resume_and_manual_failover_and_reset_work() {
         ),
         "OK"
     );
-    let new = s.wait_new_master(old, Duration::from_secs(40));
+    let new = s.wait_new_master(old, Duration::from_secs(60));
     assert!(wait_for(Duration::from_secs(10), || role_of(
         s.replica_on(new),
         None
@@ -522,7 +522,7 @@ fn no_acknowledged_write_is_lost_across_the_failover() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let acked = writer.join().unwrap();
     assert!(acked.len() > 10, "only {} writes acknowledged", acked.len());
-    let new = s.wait_new_master(old, Duration::from_secs(40));
+    let new = s.wait_new_master(old, Duration::from_secs(60));
     let mut c = s.replica_on(new).conn();
     let mut lost = Vec::new();
     for k in &acked {

@@ -75,6 +75,8 @@ pub struct Failover {
     pub promoted: Option<String>,
     /// SENTINEL FAILOVER: no agreement needed.
     pub forced: bool,
+    /// Our vote requests went out (after the start delay).
+    pub votes_asked: bool,
 }
 
 /// How far a replica got in being re-pointed.
@@ -642,10 +644,22 @@ impl Server {
             }
             return;
         }
+        // Votes are asked for only once the random start delay passed:
+        // two sentinels that saw the master fail in the same instant would
+        // otherwise each vote for the other and neither be elected. The
+        // first whose delay ends asks first and gets the others' votes.
         let want_vote = m
             .failover
             .as_ref()
-            .is_some_and(|f| f.state == FoState::WaitStart);
+            .is_some_and(|f| f.state == FoState::WaitStart && now_ms >= f.start_ms);
+        if let Some(f) = m.failover.as_mut() {
+            if want_vote && !f.votes_asked {
+                f.votes_asked = true;
+                for p in m.sentinels.values_mut() {
+                    p.asked_ms = 0;
+                }
+            }
+        }
         let runid = if want_vote { myid } else { "*".to_string() };
         let (ip, port) = (m.inst.ip.clone(), m.inst.port);
         for p in m.sentinels.values_mut() {
@@ -695,14 +709,11 @@ impl Server {
             state_change_ms: now_ms,
             promoted: None,
             forced,
+            votes_asked: false,
         });
         m.failover_start_ms = now_ms + desync;
         for r in m.replicas.values_mut() {
             r.reconf = Reconf::None;
-        }
-        // Ask for votes now, not with the next periodic question.
-        for p in m.sentinels.values_mut() {
-            p.asked_ms = 0;
         }
         self.sentinel_event("+new-epoch", name, &Who::Master, &epoch.to_string());
         self.sentinel_event("+try-failover", name, &Who::Master, "");

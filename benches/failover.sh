@@ -94,7 +94,9 @@ for i in $(seq 1 "$TRIALS"); do
     for side in picket redis; do
         bin=$PICKET; [ "$side" = redis ] && bin=$REDIS_SERVER
         echo "trial $i: $side..." >&2
-        read -r x y < <(trial "$bin" "$WORK/$side")
+        # In this shell (not a subshell), so the EXIT trap sees its PIDs.
+        trial "$bin" "$WORK/$side" >"$WORK/result"
+        read -r x y <"$WORK/result"
         A[$side.$i]=$x; B[$side.$i]=$y
     done
 done

@@ -108,7 +108,9 @@ for i in $(seq 1 "$REPEAT"); do
     for name in picket redis; do
         bin=$PICKET; [ "$name" = redis ] && bin=$REDIS_SERVER
         echo "run $i: $name..." >&2
-        read -r s p < <(run "$name" "$bin")
+        # In this shell (not a subshell), so the EXIT trap sees its PIDs.
+        run "$name" "$bin" >"$WORK/result"
+        read -r s p <"$WORK/result"
         SYNC[$name.$i]=$s
         P99[$name.$i]=$p
     done

@@ -27,28 +27,12 @@ CLIENTS="${CLIENTS:-50}"
 KEYS="${KEYS:-1000000}"
 REPEAT="${REPEAT:-1}"
 THREADS="${THREADS:-}"
-REDIS_SERVER="${REDIS_SERVER:-redis-server}"
-OUT=bench-out
-mkdir -p "$OUT"
-WORK="$(mktemp -d)"
-
 # shellcheck source=benches/lib.sh
 . benches/lib.sh
 need redis-benchmark redis-cli "$REDIS_SERVER"
 build_picket
 [ -x "$PICKET" ] || { echo "no binary at $PICKET" >&2; exit 1; }
 
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 # start NAME BINARY PORT: starts a server in its own scratch dir and waits
 # (at most 10 s) until it answers PING.

@@ -13,22 +13,11 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 TRIALS="${TRIALS:-5}"
-REDIS_SERVER="${REDIS_SERVER:-redis-server}"
-OUT=bench-out
-mkdir -p "$OUT"
-WORK="$(mktemp -d)"
 # shellcheck source=benches/lib.sh
 . benches/lib.sh
 need redis-cli "$REDIS_SERVER"
 build_picket
 
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 # trial BIN DIR: prints "ms_all_sentinels ms_first_write".
 trial() {

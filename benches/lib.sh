@@ -1,5 +1,21 @@
-# Shared by the benchmark scripts (sourced, not run): tool checks, the
-# release build, free loopback ports, clocks and INFO fields.
+# Shared by the benchmark scripts (sourced, not run, from the repository
+# root): the output and scratch directories, cleanup of the servers a
+# script starts (their PIDs in PIDS), tool checks, the release build, free
+# loopback ports, clocks and INFO fields.
+
+REDIS_SERVER="${REDIS_SERVER:-redis-server}"
+OUT=bench-out
+mkdir -p "$OUT"
+WORK="$(mktemp -d)"
+PIDS=()
+
+# cleanup: kills the servers in PIDS and removes WORK (on EXIT).
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 # need TOOL...: exits with an install hint when one is missing.
 need() {

@@ -21,11 +21,6 @@ KEYS="${KEYS:-1000000}"
 N="${N:-600000}"
 NAOF="${NAOF:-200000}"
 CLIENTS="${CLIENTS:-50}"
-REDIS_SERVER="${REDIS_SERVER:-redis-server}"
-OUT=bench-out
-mkdir -p "$OUT"
-WORK="$(mktemp -d)"
-
 # shellcheck source=benches/lib.sh
 . benches/lib.sh
 need redis-benchmark redis-cli "$REDIS_SERVER"

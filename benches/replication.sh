@@ -21,23 +21,11 @@ VALUE="${VALUE:-100}"
 CLIENTS="${CLIENTS:-50}"
 REPEAT="${REPEAT:-3}"
 N="${N:-600000}"
-REDIS_SERVER="${REDIS_SERVER:-redis-server}"
-OUT=bench-out
-mkdir -p "$OUT"
-WORK="$(mktemp -d)"
-
 # shellcheck source=benches/lib.sh
 . benches/lib.sh
 need redis-benchmark redis-cli "$REDIS_SERVER"
 build_picket
 
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 
 # spawn BIN PORT DIR [ARGS...]: starts a server, records its PID in LAST.

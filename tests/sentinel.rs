@@ -230,6 +230,21 @@ impl Setup {
             .sum()
     }
 
+    /// Kills the master with SIGKILL, waits until the sentinels agree on a
+    /// new one and it reports role:master; returns its port.
+    fn kill_master_and_wait_promotion(&mut self, auth: Option<&str>) -> u16 {
+        let old = self.master.port;
+        self.master.signal("KILL");
+        self.master.wait_exit(Duration::from_secs(5));
+        let new = self.wait_new_master(old, Duration::from_secs(60));
+        assert!(wait_for(Duration::from_secs(10), || role_of(
+            self.replica_on(new),
+            auth
+        )
+        .0 == "master"));
+        new
+    }
+
     fn replica_on(&self, port: u16) -> &Proc {
         self.replicas
             .iter()
@@ -262,14 +277,8 @@ fn failover_and_return(mut s: Setup, auth: Option<&str>) {
     q(&mut mc, &["SET", "before", "failover"]);
     assert_eq!(q(&mut mc, &["WAIT", "2", "5000"]), "2");
     let old = s.master.port;
-    s.master.signal("KILL");
-    s.master.wait_exit(Duration::from_secs(5));
-    let new = s.wait_new_master(old, Duration::from_secs(60));
+    let new = s.kill_master_and_wait_promotion(auth);
     let promoted = s.replica_on(new);
-    assert!(wait_for(Duration::from_secs(10), || role_of(
-        promoted, auth
-    )
-    .0 == "master"));
     let mut pc = promoted.conn();
     if let Some(pw) = auth {
         q(&mut pc, &["AUTH", pw]);
@@ -309,34 +318,16 @@ fn picket_sentinels_fail_over_picket_servers_once() {
 
 #[test]
 fn redis_sentinels_fail_over_picket_servers() {
-    let s = setup(false, [true; 3], &[], "");
+    let mut s = setup(false, [true; 3], &[], "");
     let mut mc = s.master.conn();
     q(&mut mc, &["SET", "k", "v"]);
-    let old = s.master.port;
-    let mut s = s;
-    s.master.signal("KILL");
-    s.master.wait_exit(Duration::from_secs(5));
-    let new = s.wait_new_master(old, Duration::from_secs(60));
-    assert!(wait_for(Duration::from_secs(10), || role_of(
-        s.replica_on(new),
-        None
-    )
-    .0 == "master"));
+    s.kill_master_and_wait_promotion(None);
 }
 
 #[test]
 fn picket_sentinels_fail_over_redis_servers() {
-    let s = setup(true, [false; 3], &[], "");
-    let old = s.master.port;
-    let mut s = s;
-    s.master.signal("KILL");
-    s.master.wait_exit(Duration::from_secs(5));
-    let new = s.wait_new_master(old, Duration::from_secs(60));
-    assert!(wait_for(Duration::from_secs(10), || role_of(
-        s.replica_on(new),
-        None
-    )
-    .0 == "master"));
+    let mut s = setup(true, [false; 3], &[], "");
+    let new = s.kill_master_and_wait_promotion(None);
     let other = s.replicas.iter().find(|r| r.port != new).unwrap();
     assert!(wait_for(Duration::from_secs(20), || role_of(other, None)
         == ("slave".into(), new.to_string())));
@@ -344,17 +335,8 @@ fn picket_sentinels_fail_over_redis_servers() {
 
 #[test]
 fn a_mixed_quorum_of_picket_and_redis_sentinels_fails_over_once() {
-    let s = setup(false, [false, true, false], &[], "");
-    let old = s.master.port;
-    let mut s = s;
-    s.master.signal("KILL");
-    s.master.wait_exit(Duration::from_secs(5));
-    let new = s.wait_new_master(old, Duration::from_secs(60));
-    assert!(wait_for(Duration::from_secs(10), || role_of(
-        s.replica_on(new),
-        None
-    )
-    .0 == "master"));
+    let mut s = setup(false, [false, true, false], &[], "");
+    s.kill_master_and_wait_promotion(None);
     // Redis sentinels log "+promoted-slave" too: one promotion in all.
     assert_eq!(s.promotions(), 1);
 }
@@ -415,15 +397,7 @@ fn a_lone_sdown_is_no_failover_and_two_of_three_sentinels_suffice() {
         &["SENTINEL", "SET", "mymaster", "auth-pass", "pw"],
     );
     drop(s.sentinels.remove(0));
-    let old = s.master.port;
-    s.master.signal("KILL");
-    s.master.wait_exit(Duration::from_secs(5));
-    let new = s.wait_new_master(old, Duration::from_secs(60));
-    assert!(wait_for(Duration::from_secs(10), || role_of(
-        s.replica_on(new),
-        Some("pw")
-    )
-    .0 == "master"));
+    s.kill_master_and_wait_promotion(Some("pw"));
 }
 
 #[test]

@@ -21,59 +21,61 @@ use std::path::{Path, PathBuf};
 /// Reads a config file (following `include`), applies the command-line
 /// directives after it, and returns the resulting configuration.
 pub fn load(file: Option<&Path>, cli: &[String]) -> Result<Config, ConfigError> {
-    let mut cfg = Config::default();
-    let mut lines = Vec::new();
-    if let Some(f) = file {
-        read_file(f, &mut lines, 0)?;
-        cfg.file = Some(f.canonicalize().unwrap_or_else(|_| f.to_path_buf()));
-    }
-    lines.extend(parse_args(cli)?);
-    for l in &lines {
-        cfg.apply(&l.args).map_err(|msg| ConfigError::at(l, &msg))?;
-    }
-    cfg.validate().map_err(|msg| ConfigError {
-        file: None,
-        line: 0,
-        text: String::new(),
-        msg,
-    })?;
-    Ok(cfg)
+    load_lines(Config::default(), file, cli, |_| false, |_| {}).map(|(cfg, _)| cfg)
 }
 
 /// Sentinel mode's loader: the `sentinel ...` lines are returned (for the
 /// sentinel's own parser) instead of applied; the port defaults to 26379
 /// and nothing is persisted as data (no save rules, no AOF).
 pub fn load_sentinel(file: &Path, cli: &[String]) -> Result<(Config, Vec<Line>), ConfigError> {
-    let mut cfg = Config {
+    let base = Config {
         port: 26379,
         save: Vec::new(),
         ..Config::default()
     };
-    let mut lines = Vec::new();
-    read_file(file, &mut lines, 0)?;
-    cfg.file = Some(file.canonicalize().unwrap_or_else(|_| file.to_path_buf()));
-    lines.extend(parse_args(cli)?);
-    let mut sentinel = Vec::new();
-    for l in lines {
-        if l.args
+    let is_sentinel = |l: &Line| {
+        l.args
             .first()
             .is_some_and(|a| a.eq_ignore_ascii_case("sentinel"))
-        {
-            sentinel.push(l);
+    };
+    load_lines(base, Some(file), cli, is_sentinel, |cfg| {
+        cfg.save.clear();
+        cfg.appendonly = false;
+    })
+}
+
+/// Applies the file's and the command line's directives to `cfg`, except
+/// those `divert` picks (returned), then `adjust`, then validates.
+fn load_lines(
+    mut cfg: Config,
+    file: Option<&Path>,
+    cli: &[String],
+    divert: impl Fn(&Line) -> bool,
+    adjust: impl FnOnce(&mut Config),
+) -> Result<(Config, Vec<Line>), ConfigError> {
+    let mut lines = Vec::new();
+    if let Some(f) = file {
+        read_file(f, &mut lines, 0)?;
+        cfg.file = Some(f.canonicalize().unwrap_or_else(|_| f.to_path_buf()));
+    }
+    lines.extend(parse_args(cli)?);
+    let mut diverted = Vec::new();
+    for l in lines {
+        if divert(&l) {
+            diverted.push(l);
             continue;
         }
         cfg.apply(&l.args)
             .map_err(|msg| ConfigError::at(&l, &msg))?;
     }
-    cfg.save.clear();
-    cfg.appendonly = false;
+    adjust(&mut cfg);
     cfg.validate().map_err(|msg| ConfigError {
         file: None,
         line: 0,
         text: String::new(),
         msg,
     })?;
-    Ok((cfg, sentinel))
+    Ok((cfg, diverted))
 }
 
 fn read_file(path: &Path, out: &mut Vec<Line>, depth: usize) -> Result<(), ConfigError> {

@@ -141,7 +141,8 @@ impl Snapshot<'_> {
         }
     }
 
-    /// Writes the snapshot as an RDB into `w` (a pipe to replicas).
+    /// Writes the snapshot as an RDB into `w` (a file, or a pipe to
+    /// replicas).
     pub(crate) fn write_into<W: io::Write>(&self, mut w: W) -> io::Result<()> {
         file::write_with(
             &mut w,
@@ -165,24 +166,15 @@ impl Snapshot<'_> {
                 since: 0,
             };
             let mut w = BufWriter::with_capacity(1 << 16, f);
-            let per_key = self.per_key();
             if self.as_commands {
                 super::aof::rewrite::write_commands(
                     &mut w,
                     &self.keyspace.dbs,
                     self.now_ms,
-                    per_key,
+                    self.per_key(),
                 )?;
             } else {
-                file::write_with(
-                    &mut w,
-                    &self.keyspace.dbs,
-                    &self.header,
-                    &self.opts,
-                    self.checksum,
-                    self.now_ms,
-                    per_key,
-                )?;
+                self.write_into(&mut w)?;
             }
             let f = w.into_inner().map_err(|e| e.into_error())?.f;
             f.sync_all()?;

@@ -209,13 +209,16 @@ impl Master {
                 state: FoState::ReconfSlaves,
                 promoted: Some(k),
                 ..
-            }) => k
-                .rsplit_once(':')
-                .map(|(i, p)| (i.to_string(), p.parse().unwrap_or(0)))
-                .unwrap_or((self.inst.ip.clone(), self.inst.port)),
+            }) => split_addr(k).unwrap_or((self.inst.ip.clone(), self.inst.port)),
             _ => (self.inst.ip.clone(), self.inst.port),
         }
     }
+}
+
+/// An instance key `ip:port` back into its parts.
+fn split_addr(key: &str) -> Option<(String, u16)> {
+    let (ip, port) = key.rsplit_once(':')?;
+    Some((ip.to_string(), port.parse().ok()?))
 }
 
 /// The sentinel (Redis: the `sentinel` global).
@@ -368,7 +371,7 @@ impl Server {
         let mut msg = match who {
             Who::Master => format!("master {master} {mip} {mport}"),
             Who::Replica(k) => {
-                let (ip, port) = k.rsplit_once(':').unwrap_or((k, "0"));
+                let (ip, port) = split_addr(k).unwrap_or((k.clone(), 0));
                 format!("slave {k} {ip} {port} @ {master} {mip} {mport}")
             }
             Who::Peer(id) => match m.sentinels.get(id) {
@@ -971,10 +974,7 @@ impl Server {
     /// switches the configuration to the promoted one.
     fn sentinel_reconf_replicas(&mut self, name: &str, fo: &Failover, now_ms: i64) {
         let promoted = fo.promoted.clone().unwrap_or_default();
-        let (pip, pport) = promoted
-            .rsplit_once(':')
-            .map(|(i, p)| (i.to_string(), p.parse::<u16>().unwrap_or(0)))
-            .unwrap_or_default();
+        let (pip, pport) = split_addr(&promoted).unwrap_or_default();
         let timeout = self.sentinel().masters[name].conf.failover_timeout_ms;
         let mut events = Vec::new();
         let all_done = {
@@ -1048,11 +1048,9 @@ impl Server {
             let m = s.masters.get_mut(name).unwrap();
             let old = std::mem::replace(&mut m.inst, Inst::new(ip, port, now_ms));
             let mut replicas = BTreeMap::new();
-            for (k, _) in std::mem::take(&mut m.replicas) {
+            for (k, r) in std::mem::take(&mut m.replicas) {
                 if k != format!("{ip}:{port}") {
-                    let (rip, rport) = k.rsplit_once(':').unwrap_or((&k, "0"));
-                    let r = Inst::new(rip, rport.parse().unwrap_or(0), now_ms);
-                    replicas.insert(k.clone(), r);
+                    replicas.insert(k, Inst::new(&r.ip, r.port, now_ms));
                 }
             }
             let oldr = Inst::new(&old.ip, old.port, now_ms);

@@ -160,17 +160,37 @@ fn setup(
     server_args: &[&str],
     sentinel_extra: &str,
 ) -> Setup {
+    setup_on(
+        "127.0.0.1",
+        "",
+        redis_servers,
+        kinds,
+        server_args,
+        sentinel_extra,
+    )
+}
+
+/// As `setup`, the servers named `host` (replicas follow the master by
+/// that name) and `prelude` before the sentinels' `monitor` line.
+fn setup_on(
+    host: &str,
+    prelude: &str,
+    redis_servers: bool,
+    kinds: [bool; 3],
+    server_args: &[&str],
+    sentinel_extra: &str,
+) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let master = server(redis_servers, server_args);
     let mp = master.port.to_string();
     let mut replicas = Vec::new();
     for _ in 0..2 {
-        let mut a = vec!["--replicaof", "127.0.0.1", &mp];
+        let mut a = vec!["--replicaof", host, &mp];
         a.extend_from_slice(server_args);
         replicas.push(server(redis_servers, &a));
     }
     let body = format!(
-        "sentinel monitor mymaster 127.0.0.1 {mp} 2\nsentinel down-after-milliseconds mymaster 2000\nsentinel failover-timeout mymaster 10000\nsentinel parallel-syncs mymaster 2\n{sentinel_extra}"
+        "{prelude}sentinel monitor mymaster {host} {mp} 2\nsentinel down-after-milliseconds mymaster 2000\nsentinel failover-timeout mymaster 10000\nsentinel parallel-syncs mymaster 2\n{sentinel_extra}"
     );
     let sentinels = kinds
         .iter()
@@ -637,5 +657,258 @@ fn redis_py_finds_the_master_and_replicas_through_picket_sentinels() {
     assert!(
         text.contains(&format!("replicas [{}, {}]", rp[0], rp[1])),
         "{text}"
+    );
+}
+
+/// Sentinels under resolve-hostnames/announce-hostnames keep and show the
+/// servers' names (what the operator's pods announce), find replicas that
+/// announce a name, and fail over by name; without resolve-hostnames a
+/// name is refused, in the file and in SENTINEL MONITOR.
+#[test]
+fn hostnames_are_kept_and_announced_and_refused_without_resolve_hostnames() {
+    let mut s = setup_on(
+        "localhost",
+        "sentinel resolve-hostnames yes\nsentinel announce-hostnames yes\n",
+        false,
+        [false; 3],
+        &["--replica-announce-ip", "localhost"],
+        "",
+    );
+    let mut c = s.sentinels[0].conn();
+    let replicas = q(&mut c, &["SENTINEL", "REPLICAS", "mymaster"]);
+    assert!(
+        !replicas.contains("127.0.0.1"),
+        "replicas known by name only: {replicas}"
+    );
+    let conf = std::fs::read_to_string(&s.sentinels[0].conf).unwrap();
+    assert!(
+        conf.contains(&format!(
+            "sentinel monitor mymaster localhost {} 2",
+            s.master.port
+        )) && conf.contains("sentinel known-replica mymaster localhost "),
+        "{conf}"
+    );
+    let new = s.kill_master_and_wait_promotion(None);
+    for x in &s.sentinels {
+        let addr = q(
+            &mut x.conn(),
+            &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"],
+        );
+        assert_eq!(addr, format!("[localhost,{new}]"));
+    }
+    let other = s.replicas.iter().find(|r| r.port != new).unwrap();
+    assert!(wait_for(Duration::from_secs(20), || role_of(other, None)
+        == ("slave".into(), new.to_string())));
+
+    // Without resolve-hostnames: SENTINEL MONITOR and the file refuse names.
+    assert_eq!(
+        q(
+            &mut c,
+            &["SENTINEL", "CONFIG", "SET", "resolve-hostnames", "no"]
+        ),
+        "OK"
+    );
+    let e = common::err(
+        &mut c,
+        &["SENTINEL", "MONITOR", "other", "localhost", "7000", "1"],
+    );
+    assert_eq!(e, "ERR Invalid IP address or hostname specified");
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {}\nsentinel monitor m localhost 6379 1\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(common::picket_bin())
+        .arg(&conf)
+        .arg("--sentinel")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Can't resolve instance hostname.") && text.contains("line 2"),
+        "{text}"
+    );
+}
+
+/// The notification script gets every warning-level event with Redis's
+/// two arguments, the client-reconfig script the failover with its seven.
+#[test]
+fn notification_and_client_reconfig_scripts_run_with_redis_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = |name: &str| {
+        let path = dir.path().join(format!("{name}.sh"));
+        let log = dir.path().join(format!("{name}.log"));
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (path, log)
+    };
+    let (notify, notify_log) = script("notify");
+    let (reconf, reconf_log) = script("reconf");
+    let mut s = setup(
+        false,
+        [false; 3],
+        &[],
+        &format!(
+            "sentinel notification-script mymaster {}\nsentinel client-reconfig-script mymaster {}\n",
+            notify.display(),
+            reconf.display()
+        ),
+    );
+    let old = s.master.port;
+    let new = s.kill_master_and_wait_promotion(None);
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let want = [
+        format!("+sdown master mymaster 127.0.0.1 {old}"),
+        format!("+odown master mymaster 127.0.0.1 {old}"),
+        format!("+switch-master mymaster 127.0.0.1 {old} 127.0.0.1 {new}"),
+    ];
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let t = read(&notify_log);
+            want.iter()
+                .all(|w| t.lines().any(|l| l.starts_with(w.as_str())))
+        }),
+        "notification script calls:\n{}",
+        read(&notify_log)
+    );
+    // The leader runs it as leader, the two others as observers.
+    let leader = format!("mymaster leader start 127.0.0.1 {old} 127.0.0.1 {new}");
+    let observer = format!("mymaster observer start 127.0.0.1 {old} 127.0.0.1 {new}");
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let t = read(&reconf_log);
+            t.lines().filter(|l| *l == leader).count() == 1
+                && t.lines().filter(|l| *l == observer).count() == 2
+        }),
+        "client-reconfig script calls:\n{}",
+        read(&reconf_log)
+    );
+    // Scripts can't be changed at run time (deny-scripts-reconfig yes).
+    let e = common::err(
+        &mut s.sentinels[0].conn(),
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "notification-script",
+            "/bin/true",
+        ],
+    );
+    assert!(e.contains("deny-scripts-reconfig"), "{e}");
+}
+
+/// A sentinel frozen past the TILT trigger (SIGSTOP, as a stalled host or
+/// a clock jump looks) enters TILT when it runs again, and while in TILT
+/// it doesn't act.
+#[test]
+fn a_frozen_sentinel_enters_tilt() {
+    let master = server(false, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = Sentinel::start(
+        dir.path(),
+        free_port(),
+        &format!("sentinel monitor mymaster 127.0.0.1 {} 1\n", master.port),
+        false,
+    );
+    let mut c = st.conn();
+    assert!(q(&mut c, &["INFO", "sentinel"]).contains("sentinel_tilt:0"));
+    let pid = st.child.id().to_string();
+    let sig = |s: &str| {
+        assert!(Command::new("kill")
+            .args([s, &pid])
+            .status()
+            .unwrap()
+            .success())
+    };
+    sig("-STOP");
+    std::thread::sleep(Duration::from_millis(3000));
+    sig("-CONT");
+    assert!(
+        wait_for(Duration::from_secs(5), || q(&mut c, &["INFO", "sentinel"])
+            .contains("sentinel_tilt:1")),
+        "{}",
+        st.log_text()
+    );
+    assert!(
+        st.log_text().contains("+tilt #tilt mode entered"),
+        "{}",
+        st.log_text()
+    );
+    // TILT is no reason to fail over: the master is still the master.
+    assert_eq!(st.master_port(), Some(master.port));
+    let _ = st.child.kill();
+}
+
+/// SENTINEL INFO-CACHE shows each server's last INFO; SIMULATE-FAILURE
+/// crash-after-promotion makes the failover leader exit (99) right after
+/// its promotion; the remaining sentinels still end with one master that
+/// every server and sentinel agrees on.
+#[test]
+fn info_cache_and_a_leader_crashing_after_promotion() {
+    let mut s = setup(false, [false; 3], &[], "");
+    let mut c = s.sentinels[0].conn();
+    let v: redis::Value = common::cmd(&mut c, &["SENTINEL", "INFO-CACHE", "mymaster"]).unwrap();
+    let text = format!("{v:?}");
+    assert!(
+        text.contains("mymaster")
+            && text.matches("role:slave").count() == 2
+            && text.matches("role:master").count() == 1,
+        "{text}"
+    );
+    assert_eq!(
+        q(&mut c, &["SENTINEL", "SIMULATE-FAILURE", "help"]),
+        "[crash-after-election,crash-after-promotion]"
+    );
+    assert_eq!(
+        common::err(&mut c, &["SENTINEL", "SIMULATE-FAILURE", "sometimes"]),
+        "ERR Unknown failure simulation specified"
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &["SENTINEL", "SIMULATE-FAILURE", "crash-after-promotion"]
+        ),
+        "OK"
+    );
+    assert_eq!(q(&mut c, &["SENTINEL", "FAILOVER", "mymaster"]), "OK");
+    let code = s.sentinels[0].child.wait().unwrap().code();
+    assert_eq!(code, Some(99), "{}", s.sentinels[0].log_text());
+    drop(s.sentinels.remove(0));
+    let servers: Vec<&Proc> = std::iter::once(&s.master).chain(&s.replicas).collect();
+    let agreed = wait_for(Duration::from_secs(60), || {
+        let masters: Vec<u16> = servers
+            .iter()
+            .filter(|p| role_of(p, None).0 == "master")
+            .map(|p| p.port)
+            .collect();
+        masters.len() == 1
+            && s.sentinels
+                .iter()
+                .all(|x| x.master_port() == Some(masters[0]))
+            && servers
+                .iter()
+                .filter(|p| p.port != masters[0])
+                .all(|p| role_of(p, None) == ("slave".into(), masters[0].to_string()))
+    });
+    assert!(
+        agreed,
+        "{}",
+        s.sentinels
+            .iter()
+            .map(|x| x.log_text())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
     );
 }

@@ -38,6 +38,10 @@ pub const SENTINEL_MODE_COMMANDS: &[&str] = &[
     "acl",
 ];
 
+/// One server's last INFO for SENTINEL INFO-CACHE: its age in ms and
+/// its text (none before the first reply).
+type InfoCache = (i64, Option<String>);
+
 const NO_MASTER: RErr = RErr::lit("ERR No such master with that name");
 
 fn pairs(c: &mut crate::server::client::Client, kv: &[(&str, String)]) {
@@ -411,6 +415,9 @@ fn sentinel(ctx: &mut Ctx) -> CmdResult {
                 return Err(RErr::lit("ERR Invalid port number"));
             }
             let s = sentinel_state(ctx)?;
+            if !s.conf.host_allowed(&ip) {
+                return Err(RErr::lit("ERR Invalid IP address or hostname specified"));
+            }
             if s.masters.contains_key(&name) {
                 return Err(RErr::lit("ERR Duplicated master name"));
             }
@@ -499,6 +506,8 @@ fn sentinel(ctx: &mut Ctx) -> CmdResult {
                     "deny-scripts-reconfig",
                     if c.deny_scripts_reconfig { "yes" } else { "no" }.to_string(),
                 ),
+                ("sentinel-user", c.sentinel_user.clone().unwrap_or_default()),
+                ("sentinel-pass", c.sentinel_pass.clone().unwrap_or_default()),
             ];
             if ctx.arg_is(2, "get") && n == 4 {
                 let pat = ctx.arg(3).to_vec();
@@ -520,6 +529,67 @@ fn sentinel(ctx: &mut Ctx) -> CmdResult {
                 return Err(errors::SYNTAX);
             }
         }
+        ("info-cache", n) => {
+            let wanted: Vec<String> = (2..n).map(|i| arg_str(ctx, i)).collect();
+            let s = sentinel_state(ctx)?;
+            let caches: Vec<(String, Vec<InfoCache>)> = s
+                .masters
+                .values()
+                .filter(|m| wanted.is_empty() || wanted.contains(&m.conf.name))
+                .map(|m| {
+                    let infos = std::iter::once(&m.inst)
+                        .chain(m.replicas.values())
+                        .map(|i| match i.info_ms {
+                            0 => (0, None),
+                            t => (now - t, Some(i.info_text.clone())),
+                        })
+                        .collect();
+                    (m.conf.name.clone(), infos)
+                })
+                .collect();
+            ctx.client.array(caches.len() * 2);
+            for (name, infos) in caches {
+                ctx.client.bulk(name.as_bytes());
+                ctx.client.array(infos.len());
+                for (age, text) in infos {
+                    ctx.client.array(2);
+                    ctx.client.int(age);
+                    match text {
+                        Some(t) => ctx.client.bulk(t.as_bytes()),
+                        None => ctx.client.null(),
+                    }
+                }
+            }
+        }
+        ("simulate-failure", n) => {
+            use crate::sentinel::{
+                SIMFAILURE_CRASH_AFTER_ELECTION as ELECTION,
+                SIMFAILURE_CRASH_AFTER_PROMOTION as PROMOTION,
+            };
+            let mut flags = 0;
+            for i in 2..n {
+                if ctx.arg_is(i, "crash-after-election") {
+                    flags |= ELECTION;
+                } else if ctx.arg_is(i, "crash-after-promotion") {
+                    flags |= PROMOTION;
+                } else if ctx.arg_is(i, "help") {
+                    ctx.client.array(2);
+                    ctx.client.bulk(b"crash-after-election");
+                    ctx.client.bulk(b"crash-after-promotion");
+                    return Ok(());
+                } else {
+                    return Err(RErr::lit("ERR Unknown failure simulation specified"));
+                }
+            }
+            if flags & ELECTION != 0 {
+                tracing::warn!("Failure simulation: this Sentinel will crash after being successfully elected as failover leader");
+            }
+            if flags & PROMOTION != 0 {
+                tracing::warn!("Failure simulation: this Sentinel will crash after promoting the selected replica to master");
+            }
+            sentinel_state(ctx)?.simfailure = flags;
+            ctx.client.ok();
+        }
         ("help", 2) => {
             return super::help_reply(
                 ctx,
@@ -540,6 +610,8 @@ fn sentinel(ctx: &mut Ctx) -> CmdResult {
                     "SET <name> <option> <value> ...",
                     "CONFIG GET <param>",
                     "CONFIG SET <param> <value>",
+                    "INFO-CACHE [<name> ...]",
+                    "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
                 ],
             );
         }

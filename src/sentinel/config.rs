@@ -76,6 +76,11 @@ pub struct SentinelConf {
     pub announce_hostnames: bool,
     /// sentinel deny-scripts-reconfig (default yes).
     pub deny_scripts_reconfig: bool,
+    /// sentinel sentinel-user: the user to authenticate to other sentinels.
+    pub sentinel_user: Option<String>,
+    /// sentinel sentinel-pass: the password for other sentinels (else
+    /// our own requirepass, as Redis does).
+    pub sentinel_pass: Option<String>,
     /// Masters in file order.
     pub masters: Vec<MasterConf>,
 }
@@ -98,6 +103,43 @@ impl SentinelConf {
         SentinelConf {
             deny_scripts_reconfig: true,
             ..SentinelConf::default()
+        }
+    }
+
+    /// An instance address may be `host`: an IP address always, a
+    /// hostname only under resolve-hostnames.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        !host.is_empty() && (self.resolve_hostnames || host.parse::<std::net::IpAddr>().is_ok())
+    }
+
+    /// The address to keep for `host` (Redis: createSentinelAddr): a
+    /// hostname stays a hostname under announce-hostnames, resolved again
+    /// at every connection (so a restarted pod's new IP is found); without
+    /// it the name is resolved once, here, and its IP kept and shown, as
+    /// Redis does. A name that does not resolve is kept: connecting to it
+    /// fails, so the instance counts as down.
+    pub fn instance_addr(&self, host: &str) -> String {
+        if !self.resolve_hostnames
+            || self.announce_hostnames
+            || host.parse::<std::net::IpAddr>().is_ok()
+        {
+            return host.to_string();
+        }
+        use std::net::ToSocketAddrs;
+        match (host, 0).to_socket_addrs() {
+            Ok(addrs) => {
+                let addrs: Vec<_> = addrs.collect();
+                addrs
+                    .iter()
+                    .find(|a| a.is_ipv4())
+                    .or(addrs.first())
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_else(|| host.to_string())
+            }
+            Err(e) => {
+                tracing::warn!("Failed to resolve hostname '{host}': {e}");
+                host.to_string()
+            }
         }
     }
 
@@ -127,6 +169,11 @@ impl SentinelConf {
                 let port: u16 = num(a[3], "port")?;
                 if port == 0 {
                     return Err("Invalid port number".into());
+                }
+                // A hostname needs resolve-hostnames, set on an earlier
+                // line (Redis reads the file in order).
+                if !self.host_allowed(a[2]) {
+                    return Err("Can't resolve instance hostname.".into());
                 }
                 self.masters.push(MasterConf::new(a[1], a[2], port, quorum));
             }
@@ -186,8 +233,14 @@ impl SentinelConf {
             ("resolve-hostnames", 2) => self.resolve_hostnames = yes_no(a[1])?,
             ("announce-hostnames", 2) => self.announce_hostnames = yes_no(a[1])?,
             ("deny-scripts-reconfig", 2) => self.deny_scripts_reconfig = yes_no(a[1])?,
-            // Read and ignored, as redis-sentinel 7.0 writes them.
-            ("rename-command", 4) | ("sentinel-user", 2) | ("sentinel-pass", 2) => {}
+            ("sentinel-user", 2) => {
+                self.sentinel_user = (!a[1].is_empty()).then(|| a[1].to_string())
+            }
+            ("sentinel-pass", 2) => {
+                self.sentinel_pass = (!a[1].is_empty()).then(|| a[1].to_string())
+            }
+            // Read and ignored, as redis-sentinel 7.0 writes it.
+            ("rename-command", 4) => {}
             _ => return Err("Unrecognized sentinel configuration statement.".into()),
         }
         Ok(())
@@ -214,6 +267,12 @@ impl SentinelConf {
         }
         if !self.deny_scripts_reconfig {
             s.push_str("sentinel deny-scripts-reconfig no\n");
+        }
+        if let Some(u) = &self.sentinel_user {
+            s.push_str(&format!("sentinel sentinel-user {}\n", quote(u)));
+        }
+        if let Some(p) = &self.sentinel_pass {
+            s.push_str(&format!("sentinel sentinel-pass {}\n", quote(p)));
         }
         for m in &self.masters {
             let n = quote(&m.name);
@@ -318,6 +377,11 @@ mod tests {
             "failover-timeout mymaster 10000",
             "parallel-syncs mymaster 2",
             "auth-pass mymaster s3cret",
+            "resolve-hostnames yes",
+            "announce-hostnames yes",
+            "monitor other cache-0.cache-headless.ns.svc.cluster.local 6379 2",
+            "sentinel-user watcher",
+            "sentinel-pass peer-s3cret",
         ] {
             apply(&mut c, l).unwrap();
         }
@@ -357,6 +421,30 @@ mod tests {
             "Duplicated master name."
         );
         assert!(apply(&mut c, "myid xyz").is_err());
+        assert_eq!(
+            apply(&mut c, "monitor h cache-0.local 6379 2").unwrap_err(),
+            "Can't resolve instance hostname."
+        );
+    }
+
+    #[test]
+    fn instance_addresses_follow_the_hostname_settings() {
+        let mut c = SentinelConf::new();
+        assert!(c.host_allowed("10.0.0.1") && c.host_allowed("::1"));
+        assert!(!c.host_allowed("localhost") && !c.host_allowed(""));
+        c.resolve_hostnames = true;
+        assert!(c.host_allowed("localhost"));
+        // Resolved once, the IP kept, without announce-hostnames.
+        let ip = c.instance_addr("localhost");
+        assert!(ip.parse::<std::net::IpAddr>().is_ok(), "{ip}");
+        // A name that doesn't resolve is kept (it counts as down).
+        assert_eq!(
+            c.instance_addr("no-such-host.invalid"),
+            "no-such-host.invalid"
+        );
+        c.announce_hostnames = true;
+        assert_eq!(c.instance_addr("localhost"), "localhost");
+        assert_eq!(c.instance_addr("10.0.0.1"), "10.0.0.1");
     }
 
     #[test]

@@ -45,6 +45,17 @@ const TILT_TRIGGER_MS: i64 = 2000;
 /// TILT lasts this long (SENTINEL_TILT_PERIOD).
 const TILT_PERIOD_MS: i64 = 30_000;
 
+/// SENTINEL SIMULATE-FAILURE crash-after-election.
+pub const SIMFAILURE_CRASH_AFTER_ELECTION: u8 = 1;
+/// SENTINEL SIMULATE-FAILURE crash-after-promotion.
+pub const SIMFAILURE_CRASH_AFTER_PROMOTION: u8 = 2;
+
+/// The crash SENTINEL SIMULATE-FAILURE asked for (Redis exits with 99).
+fn sim_failure_crash() -> ! {
+    tracing::warn!("Sentinel CRASH because of SENTINEL simulate-failure");
+    std::process::exit(99);
+}
+
 /// Where a failover is (Redis: SENTINEL_FAILOVER_STATE_*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FoState {
@@ -110,6 +121,8 @@ pub struct Inst {
     pub info_ms: i64,
     /// What INFO said.
     pub info: InfoReport,
+    /// INFO's text as it came (SENTINEL INFO-CACHE).
+    pub info_text: String,
     /// When the INFO role changed.
     pub role_change_ms: i64,
     /// Subjectively down since (0 = up).
@@ -136,6 +149,7 @@ impl Inst {
             ping_pending_ms: 0,
             info_ms: 0,
             info: InfoReport::default(),
+            info_text: String::new(),
             role_change_ms: now_ms,
             sdown_since: 0,
             hello_ms: 0,
@@ -241,6 +255,8 @@ pub struct Sentinel {
     pub tilt_since: i64,
     /// Scripts running or queued (INFO).
     pub running_scripts: usize,
+    /// SENTINEL SIMULATE-FAILURE flags.
+    pub simfailure: u8,
 }
 
 impl Sentinel {
@@ -255,7 +271,7 @@ impl Sentinel {
         for mc in &conf.masters {
             let mut m = Master {
                 conf: mc.clone(),
-                inst: Inst::new(&mc.ip, mc.port, now_ms),
+                inst: Inst::new(&conf.instance_addr(&mc.ip), mc.port, now_ms),
                 odown_since: 0,
                 replicas: BTreeMap::new(),
                 sentinels: BTreeMap::new(),
@@ -264,7 +280,7 @@ impl Sentinel {
                 failover_start_ms: 0,
             };
             for (ip, port) in &mc.known_replicas {
-                let r = Inst::new(ip, *port, now_ms);
+                let r = Inst::new(&conf.instance_addr(ip), *port, now_ms);
                 m.replicas.insert(r.key(), r);
             }
             for (ip, port, id) in &mc.known_sentinels {
@@ -283,6 +299,7 @@ impl Sentinel {
             last_timer_ms: now_ms,
             tilt_since: 0,
             running_scripts: 0,
+            simfailure: 0,
         }
     }
 
@@ -393,15 +410,20 @@ impl Server {
                 msg = format!("{msg} {extra}");
             }
         }
-        tracing::info!("{kind} {msg}");
-        let mut dummy =
-            crate::server::client::Client::new(0, String::new(), String::new(), true, 0);
-        self.pubsub_publish(&mut dummy, kind.as_bytes(), msg.as_bytes());
+        self.sentinel_emit(kind, &msg);
         if let Some(script) = script {
             if kind.starts_with('+') || kind.starts_with('-') {
                 link::run_script(&script, &[kind, &msg]);
             }
         }
+    }
+
+    /// Logs an event and publishes it on the channel named after it.
+    fn sentinel_emit(&mut self, kind: &str, msg: &str) {
+        tracing::info!("{kind} {msg}");
+        let mut dummy =
+            crate::server::client::Client::new(0, String::new(), String::new(), true, 0);
+        self.pubsub_publish(&mut dummy, kind.as_bytes(), msg.as_bytes());
     }
 
     /// The sentinel timer (Redis: sentinelTimer), every 100 ms.
@@ -417,10 +439,8 @@ impl Server {
             s.last_timer_ms = now_ms;
             if !(0..=TILT_TRIGGER_MS).contains(&delta) {
                 s.tilt_since = now_ms;
-                let names: Vec<String> = s.masters.keys().cloned().collect();
-                if let Some(n) = names.first() {
-                    self.sentinel_event("+tilt", n, &Who::Master, "#tilt mode entered");
-                }
+                // About no instance (Redis: sentinelEvent with ri NULL).
+                self.sentinel_emit("+tilt", "#tilt mode entered");
             }
         }
         let names: Vec<String> = self.sentinel().masters.keys().cloned().collect();
@@ -428,10 +448,7 @@ impl Server {
             let s = self.sentinel();
             if s.tilt_since > 0 && now_ms - s.tilt_since > TILT_PERIOD_MS {
                 s.tilt_since = 0;
-                if let Some(n) = names.first() {
-                    let n = n.clone();
-                    self.sentinel_event("-tilt", &n, &Who::Master, "#tilt mode exited");
-                }
+                self.sentinel_emit("-tilt", "#tilt mode exited");
             }
             self.sentinel().tilt_since > 0
         };
@@ -465,11 +482,17 @@ impl Server {
         let srv = self.self_ref.clone();
         let myid = self.sentinel().myid.clone();
         let epoch = self.sentinel().current_epoch;
-        let peer_pass = self
-            .config
-            .requirepass
-            .as_ref()
-            .map(|p| p.expose().to_string());
+        let c = &self.sentinel().conf;
+        let peer_auth = match &c.sentinel_pass {
+            Some(p) => (c.sentinel_user.clone(), Some(p.clone())),
+            None => (
+                None,
+                self.config
+                    .requirepass
+                    .as_ref()
+                    .map(|p| p.expose().to_string()),
+            ),
+        };
         let (announce_ip, announce_port) = (
             self.sentinel().conf.announce_ip.clone(),
             self.sentinel().conf.announce_port.unwrap_or(self.tcp_port),
@@ -478,9 +501,9 @@ impl Server {
             return;
         };
         let auth = (m.conf.auth_user.clone(), m.conf.auth_pass.clone());
-        // Other sentinels are asked with our own requirepass (Redis 6.2+,
-        // when no sentinel-pass is set: the sentinels share it).
-        let peer_auth: (Option<String>, Option<String>) = (None, peer_pass.clone());
+        // Other sentinels are asked with sentinel-user/sentinel-pass, else
+        // with our own requirepass (Redis 6.2+: the sentinels share it).
+        let peer_auth = peer_auth.clone();
         let busy = m.failover.is_some() || m.inst.sdown_since > 0 || m.odown_since > 0;
         let info_period = if busy { 1000 } else { INFO_PERIOD_MS };
         // During the reconfiguration the promoted replica is already the
@@ -816,6 +839,9 @@ impl Server {
                 };
                 if leader.as_deref() == Some(myid.as_str()) {
                     self.sentinel_event("+elected-leader", name, &Who::Master, "");
+                    if self.sentinel().simfailure & SIMFAILURE_CRASH_AFTER_ELECTION != 0 {
+                        sim_failure_crash();
+                    }
                     self.sentinel_event("+failover-state-select-slave", name, &Who::Master, "");
                     self.set_fo_state(name, FoState::SelectSlave, now_ms);
                 } else if now_ms - fo.start_ms > timeout.min(10_000) {
@@ -922,7 +948,12 @@ impl Server {
                         s.dirty = true;
                     }
                     self.sentinel_event("+promoted-slave", name, &Who::Replica(k.clone()), "");
+                    if self.sentinel().simfailure & SIMFAILURE_CRASH_AFTER_PROMOTION != 0 {
+                        sim_failure_crash();
+                    }
                     self.sentinel_event("+failover-state-reconf-slaves", name, &Who::Master, "");
+                    let from = self.sentinel().masters[name].inst.key();
+                    self.client_reconfig_script(name, "leader", &from, &k);
                     self.set_fo_state(name, FoState::ReconfSlaves, now_ms);
                     // Tell the other sentinels at once rather than with the
                     // next periodic hello.
@@ -1042,7 +1073,7 @@ impl Server {
     /// replicas become its replicas (Redis:
     /// sentinelResetMasterAndChangeAddress), +switch-master.
     pub fn sentinel_switch_master(&mut self, name: &str, ip: &str, port: u16, now_ms: i64) {
-        let (old_ip, old_port, script) = {
+        let (old_ip, old_port) = {
             let s = self.sentinel();
             s.dirty = true;
             let m = s.masters.get_mut(name).unwrap();
@@ -1063,17 +1094,29 @@ impl Server {
             for p in m.sentinels.values_mut() {
                 p.master_down_ms = 0;
             }
-            (old.ip, old.port, m.conf.client_reconfig_script.clone())
+            (old.ip, old.port)
         };
         let msg = format!("{name} {old_ip} {old_port} {ip} {port}");
         self.sentinel_event("+switch-master", name, &Who::Master, &msg);
-        if let Some(script) = script {
-            let (op, np) = (old_port.to_string(), port.to_string());
-            link::run_script(
-                &script,
-                &[name, "leader", "failover", &old_ip, &op, ip, &np],
-            );
-        }
+    }
+
+    /// Runs the client-reconfig script, if any, as Redis does:
+    /// `<master-name> <role> start <from-ip> <from-port> <to-ip> <to-port>`,
+    /// by the leader when its replica is promoted and by every other
+    /// sentinel when it learns the new master from a hello.
+    fn client_reconfig_script(&mut self, name: &str, role: &str, from: &str, to: &str) {
+        let Some(script) = self.sentinel().masters[name]
+            .conf
+            .client_reconfig_script
+            .clone()
+        else {
+            return;
+        };
+        let (Some((fip, fport)), Some((tip, tport))) = (split_addr(from), split_addr(to)) else {
+            return;
+        };
+        let (fport, tport) = (fport.to_string(), tport.to_string());
+        link::run_script(&script, &[name, role, "start", &fip, &fport, &tip, &tport]);
     }
 
     /// Re-points servers whose role disagrees with the configuration: a
@@ -1189,7 +1232,9 @@ impl Server {
                     inst.ping_pending_ms = 0;
                 }
                 (link::Req::Info, proto::Reply::Bulk(Some(b))) => {
-                    let rep = proto::parse_info(&String::from_utf8_lossy(b));
+                    let text = String::from_utf8_lossy(b).into_owned();
+                    let rep = proto::parse_info(&text);
+                    inst.info_text = text;
                     if inst.info_ms > 0 && rep.is_master != inst.info.is_master {
                         inst.role_change_ms = now_ms;
                         role_events.push(rep.is_master);
@@ -1209,27 +1254,50 @@ impl Server {
         }
         for is_master in role_events {
             let what = if is_master { "master" } else { "slave" };
+            // + when the new role agrees with our configuration, - when not.
+            let coherent = matches!(who, Who::Master) == is_master;
             self.sentinel_event(
-                "-role-change",
+                if coherent {
+                    "+role-change"
+                } else {
+                    "-role-change"
+                },
                 name,
                 who,
                 &format!("new reported role is {what}"),
             );
+            // A replica turned master by someone else: another sentinel's
+            // failover (its hello will carry the new configuration) or an
+            // outside REPLICAOF NO ONE (converted back if no hello comes).
+            if let Who::Replica(k) = who {
+                let ours = self.sentinel().masters[name]
+                    .failover
+                    .as_ref()
+                    .is_some_and(|f| f.promoted.as_deref() == Some(k.as_str()));
+                if is_master && !ours {
+                    self.sentinel_event("+failover-detected", name, who, "");
+                }
+            }
         }
+
         for (ip, port) in new_replicas {
-            let key = format!("{ip}:{port}");
             let added = {
                 let s = self.sentinel();
+                if !s.conf.host_allowed(&ip) {
+                    continue;
+                }
+                let ip = s.conf.instance_addr(&ip);
+                let key = format!("{ip}:{port}");
                 let m = s.masters.get_mut(name).unwrap();
                 if m.replicas.contains_key(&key) || key == m.inst.key() {
-                    false
+                    None
                 } else {
                     m.replicas.insert(key.clone(), Inst::new(&ip, port, now_ms));
                     s.dirty = true;
-                    true
+                    Some(key)
                 }
             };
-            if added {
+            if let Some(key) = added {
                 self.sentinel_event("+slave", name, &Who::Replica(key), "");
             }
         }
@@ -1295,6 +1363,11 @@ impl Server {
         if !self.sentinel().masters.contains_key(&name) {
             return;
         }
+        // Hostnames only under resolve-hostnames (Redis drops the hello).
+        let conf = &self.sentinel().conf;
+        if !conf.host_allowed(&h.ip) || !conf.host_allowed(&h.master_ip) {
+            return;
+        }
         // A new sentinel, or one that moved (-dup-sentinel for the old id
         // at the same address).
         let (added, removed) = {
@@ -1353,10 +1426,15 @@ impl Server {
         }
         // A newer configuration for this master (Redis: the failover
         // leader's hello after +switch-master).
+        let newer = self.sentinel().masters[&name].conf.config_epoch < h.master_config_epoch;
+        let master_ip = if newer {
+            self.sentinel().conf.instance_addr(&h.master_ip)
+        } else {
+            h.master_ip.clone()
+        };
         let switch = {
             let m = &self.sentinel().masters[&name];
-            m.conf.config_epoch < h.master_config_epoch
-                && (m.inst.ip != h.master_ip || m.inst.port != h.master_port)
+            newer && (m.inst.ip != master_ip || m.inst.port != h.master_port)
         };
         if switch {
             self.sentinel_event(
@@ -1371,7 +1449,10 @@ impl Server {
                 .unwrap()
                 .conf
                 .config_epoch = h.master_config_epoch;
-            self.sentinel_switch_master(&name, &h.master_ip, h.master_port, now_ms);
+            let from = self.sentinel().masters[&name].inst.key();
+            self.sentinel_switch_master(&name, &master_ip, h.master_port, now_ms);
+            let to = format!("{master_ip}:{}", h.master_port);
+            self.client_reconfig_script(&name, "observer", &from, &to);
         } else if self.sentinel().masters[&name].conf.config_epoch < h.master_config_epoch {
             self.sentinel()
                 .masters

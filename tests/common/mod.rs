@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod data;
+pub mod k8s;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

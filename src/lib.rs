@@ -9,6 +9,8 @@
 //! - [`net`]: listeners and connection drivers (the only socket code).
 //! - [`persistence`]: the RDB format, DUMP/RESTORE payloads, files and AOF.
 //! - [`alloc`]: allocator accounting behind `used_memory`.
+//! - [`replication`], [`sentinel`]: master/replica links and Sentinel mode.
+//! - [`operator`]: the Kubernetes operator's resource, builders and controller.
 //! - [`util`]: glob matching, Redis number rules, time.
 
 pub mod alloc;
@@ -16,6 +18,7 @@ pub mod cmd;
 pub mod config;
 pub mod keyspace;
 pub mod net;
+pub mod operator;
 pub mod persistence;
 pub mod replication;
 pub mod resp;

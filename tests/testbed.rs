@@ -257,10 +257,11 @@ fn picket_servers_run_as_a_statefulset_with_services_dns_restarts_and_volumes() 
     let mut ip0 = String::new();
     assert!(
         eventually(LONG, || {
-            ip0 = ns.jsonpath(&["pod", "cache-0"], "{.status.podIP}");
-            ns.jsonpath(&["pod", "cache-0"], "{.metadata.uid}") != uid
+            let fresh = ns.jsonpath(&["pod", "cache-0"], "{.metadata.uid}") != uid
                 && ns.jsonpath(&["pod", "cache-0"], "{.status.containerStatuses[0].ready}")
-                    == "true"
+                    == "true";
+            ip0 = ns.jsonpath(&["pod", "cache-0"], "{.status.podIP}");
+            fresh && !ip0.is_empty()
         }),
         "{}",
         ns.describe()

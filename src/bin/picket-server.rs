@@ -97,7 +97,17 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         let Some(path) = file.as_deref().filter(|p| *p != std::path::Path::new("-")) else {
             anyhow::bail!("Sentinel needs config file on disk to save state. Exiting...");
         };
-        if std::fs::OpenOptions::new().append(true).open(path).is_err() {
+        // A file that doesn't exist yet is created (empty) where its
+        // directory is writable: a sentinel in a container starts from an
+        // empty volume and is configured by SENTINEL MONITOR (redis-sentinel
+        // refuses; the file it would need is the same empty one).
+        let create = !path.exists();
+        if std::fs::OpenOptions::new()
+            .append(true)
+            .create(create)
+            .open(path)
+            .is_err()
+        {
             anyhow::bail!(
                 "Sentinel config file {} is not writable: Permission denied. Exiting...",
                 path.display()

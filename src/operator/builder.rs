@@ -1,0 +1,621 @@
+//! The desired objects for a `ReplicatedCache`, from its spec alone: pure,
+//! no client, unit-tested. The controller applies them with server-side
+//! apply under one field manager.
+//!
+//! For cache `c` in namespace `ns`:
+//! - ConfigMap `c-config`: `picket.conf`, the data pods' settings.
+//! - StatefulSet `c`: the data pods. Each starts without `replicaof` (the
+//!   operator points them once it has chosen the master) and announces
+//!   its stable name `c-<i>.c-headless.ns.svc.cluster.local`
+//!   (`replica-announce-ip`), so no pod IP ends up in Sentinel state.
+//! - StatefulSet `c-sentinel`: the sentinels, each on an empty volume,
+//!   configured by the operator with SENTINEL commands after bootstrap.
+//! - Services: `c` (the master) and `c-replicas` (ready replicas) without
+//!   selectors, backed by EndpointSlices the operator writes, so the switch
+//!   to a new master is one write that replaces the old address with the
+//!   new one; `c-sentinel` (26379); `c-headless` and `c-sentinel-headless`
+//!   for stable DNS names (publishNotReadyAddresses).
+//! - PodDisruptionBudgets: one pod of each kind at a time.
+//! - Secret `c-auth` (key `password`) when the spec names none; its value
+//!   comes from the controller (generated once, never rebuilt).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use serde_json::{json, Value};
+
+use super::crd::{ReplicatedCache, ReplicatedCacheSpec};
+
+/// The field manager of every apply.
+pub const MANAGER: &str = "picket-operator";
+/// The data port.
+pub const DATA_PORT: u16 = 6379;
+/// The sentinel port.
+pub const SENTINEL_PORT: u16 = 26379;
+/// Where the data pods keep their files.
+pub const DATA_DIR: &str = "/data";
+/// The label that tells data pods from sentinels.
+pub const COMPONENT: &str = "app.kubernetes.io/component";
+/// The label naming the cache.
+pub const INSTANCE: &str = "app.kubernetes.io/instance";
+
+/// Names of a cache's objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// The cache (and its data StatefulSet and master Service).
+    pub cache: String,
+    /// Its namespace.
+    pub namespace: String,
+}
+
+impl Names {
+    /// For `rc`.
+    pub fn of(rc: &ReplicatedCache) -> Names {
+        Names {
+            cache: rc.metadata.name.clone().unwrap_or_default(),
+            namespace: rc
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+        }
+    }
+    /// The generated Secret.
+    pub fn secret(&self) -> String {
+        format!("{}-auth", self.cache)
+    }
+    /// The ConfigMap.
+    pub fn config(&self) -> String {
+        format!("{}-config", self.cache)
+    }
+    /// The sentinel StatefulSet and Service.
+    pub fn sentinel(&self) -> String {
+        format!("{}-sentinel", self.cache)
+    }
+    /// The replicas Service.
+    pub fn replicas(&self) -> String {
+        format!("{}-replicas", self.cache)
+    }
+    /// The data pods' headless Service.
+    pub fn headless(&self) -> String {
+        format!("{}-headless", self.cache)
+    }
+    /// The sentinels' headless Service.
+    pub fn sentinel_headless(&self) -> String {
+        format!("{}-sentinel-headless", self.cache)
+    }
+    /// Data pod `i`.
+    pub fn data_pod(&self, i: i32) -> String {
+        format!("{}-{i}", self.cache)
+    }
+    /// The stable DNS name of data pod `pod`.
+    pub fn data_host(&self, pod: &str) -> String {
+        format!(
+            "{pod}.{}.{}.svc.cluster.local",
+            self.headless(),
+            self.namespace
+        )
+    }
+    /// The stable DNS name of sentinel pod `pod`.
+    pub fn sentinel_host(&self, pod: &str) -> String {
+        format!(
+            "{pod}.{}.{}.svc.cluster.local",
+            self.sentinel_headless(),
+            self.namespace
+        )
+    }
+    /// The name sentinels monitor the master under.
+    pub fn master_set(&self) -> String {
+        self.cache.clone()
+    }
+}
+
+/// Everything a cache should have.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// `c-config`.
+    pub config: ConfigMap,
+    /// The data pods.
+    pub data: StatefulSet,
+    /// The sentinels.
+    pub sentinels: StatefulSet,
+    /// The five Services.
+    pub services: Vec<Service>,
+    /// The two budgets.
+    pub pdbs: Vec<PodDisruptionBudget>,
+}
+
+/// Labels of every object of the cache (and the pods' selector with the
+/// component).
+pub fn labels(names: &Names, component: Option<&str>) -> BTreeMap<String, String> {
+    let mut l = BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), "picket".to_string()),
+        (INSTANCE.to_string(), names.cache.clone()),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            MANAGER.to_string(),
+        ),
+    ]);
+    if let Some(c) = component {
+        l.insert(COMPONENT.to_string(), c.to_string());
+    }
+    l
+}
+
+/// The pods' selector: the cache and the component.
+pub fn selector(names: &Names, component: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (INSTANCE.to_string(), names.cache.clone()),
+        (COMPONENT.to_string(), component.to_string()),
+    ])
+}
+
+fn owner(rc: &ReplicatedCache) -> Value {
+    json!([{
+        "apiVersion": "picket.dev/v1alpha1",
+        "kind": "ReplicatedCache",
+        "name": rc.metadata.name,
+        "uid": rc.metadata.uid,
+        "controller": true,
+        "blockOwnerDeletion": true,
+    }])
+}
+
+fn meta(rc: &ReplicatedCache, names: &Names, name: &str, component: Option<&str>) -> Value {
+    json!({
+        "name": name,
+        "namespace": names.namespace,
+        "labels": labels(names, component),
+        "ownerReferences": owner(rc),
+    })
+}
+
+/// A redis.conf value, quoted when it must be.
+fn conf_value(v: &str) -> String {
+    crate::config::quote(v)
+}
+
+/// `picket.conf` for the data pods.
+pub fn data_config(spec: &ReplicatedCacheSpec) -> String {
+    let mut c = String::from("# Written by picket-operator from the ReplicatedCache spec.\n");
+    let mut line = |k: &str, v: &str| c.push_str(&format!("{k} {}\n", conf_value(v)));
+    line("port", &DATA_PORT.to_string());
+    line("protected-mode", "no");
+    line("dir", DATA_DIR);
+    if let Some(m) = &spec.max_memory {
+        line("maxmemory", m);
+    }
+    if let Some(p) = &spec.max_memory_policy {
+        line("maxmemory-policy", p);
+    }
+    let persist = spec.persistence.as_ref().filter(|p| p.enabled);
+    match persist {
+        Some(p) => {
+            line("save", "3600 1 300 100 60 10000");
+            line("appendonly", if p.append_only { "yes" } else { "no" });
+        }
+        None => {
+            line("save", "");
+            line("appendonly", "no");
+        }
+    }
+    line(
+        "min-replicas-to-write",
+        &spec.min_replicas_to_write.to_string(),
+    );
+    line("min-replicas-max-lag", "10");
+    for (k, v) in &spec.config {
+        line(k, v);
+    }
+    c
+}
+
+/// FNV-1a, for the config hash annotation (stable across builds).
+fn fnv1a(s: &str) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The Secret and key holding the password.
+pub fn password_ref(rc: &ReplicatedCache) -> (String, String) {
+    match &rc.spec.auth {
+        Some(a) => (a.secret_name.clone(), a.key.clone()),
+        None => (Names::of(rc).secret(), "password".into()),
+    }
+}
+
+/// The image of the pods.
+pub fn image(spec: &ReplicatedCacheSpec, default_image: &str) -> String {
+    spec.image
+        .clone()
+        .unwrap_or_else(|| default_image.to_string())
+}
+
+fn pod_common(rc: &ReplicatedCache, names: &Names, component: &str, hash: &str) -> Value {
+    let spec = &rc.spec;
+    let mut annotations = spec.pod_annotations.clone().unwrap_or_default();
+    annotations.insert("picket.dev/config-hash".into(), hash.into());
+    let mut l = labels(names, Some(component));
+    l.extend(selector(names, component));
+    json!({
+        "metadata": {"labels": l, "annotations": annotations},
+        "spec": {
+            "terminationGracePeriodSeconds": 10,
+            "enableServiceLinks": false,
+            "automountServiceAccountToken": false,
+            "securityContext": {
+                "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532,
+            },
+            "nodeSelector": spec.node_selector,
+            "tolerations": spec.tolerations,
+            "affinity": spec.affinity,
+            "priorityClassName": spec.priority_class_name,
+        }
+    })
+}
+
+fn container_security() -> Value {
+    json!({
+        "allowPrivilegeEscalation": false,
+        "readOnlyRootFilesystem": true,
+        "capabilities": {"drop": ["ALL"]},
+    })
+}
+
+fn env(rc: &ReplicatedCache) -> Value {
+    let (secret, key) = password_ref(rc);
+    json!([
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "PICKET_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}},
+    ])
+}
+
+/// Drops the nulls json! leaves for absent optional fields.
+fn prune(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, prune(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(prune).collect()),
+        v => v,
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(prune(v)).expect("the builder makes valid objects")
+}
+
+/// Every desired object of `rc`; `default_image` when the spec names no
+/// image.
+pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
+    let names = Names::of(rc);
+    let spec = &rc.spec;
+    let conf = data_config(spec);
+    let hash = fnv1a(&conf);
+    let image = image(spec, default_image);
+    let config: ConfigMap = typed(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": meta(rc, &names, &names.config(), None),
+        "data": {"picket.conf": conf},
+    }));
+
+    // Data pods.
+    let mut pod = pod_common(rc, &names, "data", &hash);
+    let announce = format!(
+        "$(POD_NAME).{}.{}.svc.cluster.local",
+        names.headless(),
+        names.namespace
+    );
+    let persist = spec.persistence.as_ref().filter(|p| p.enabled);
+    pod["spec"]["containers"] = json!([{
+        "name": "server",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": [
+            "/etc/picket/picket.conf",
+            "--requirepass", "$(PICKET_PASSWORD)",
+            "--masterauth", "$(PICKET_PASSWORD)",
+            "--replica-announce-ip", announce,
+        ],
+        "env": env(rc),
+        "ports": [{"name": "redis", "containerPort": DATA_PORT}],
+        "readinessProbe": {"tcpSocket": {"port": DATA_PORT}, "periodSeconds": 2, "failureThreshold": 2},
+        "livenessProbe": {"tcpSocket": {"port": DATA_PORT}, "periodSeconds": 5, "failureThreshold": 6, "initialDelaySeconds": 10},
+        "resources": spec.resources,
+        "securityContext": container_security(),
+        "volumeMounts": [
+            {"name": "data", "mountPath": DATA_DIR},
+            {"name": "config", "mountPath": "/etc/picket", "readOnly": true},
+        ],
+    }]);
+    let mut volumes = vec![json!({"name": "config", "configMap": {"name": names.config()}})];
+    if persist.is_none() {
+        volumes.push(json!({"name": "data", "emptyDir": {}}));
+    }
+    pod["spec"]["volumes"] = json!(volumes);
+    let mut data_spec = json!({
+        "serviceName": names.headless(),
+        "replicas": spec.replicas,
+        "podManagementPolicy": "Parallel",
+        "selector": {"matchLabels": selector(&names, "data")},
+        "template": pod,
+    });
+    if let Some(p) = persist {
+        data_spec["volumeClaimTemplates"] = json!([{
+            "metadata": {"name": "data", "labels": labels(&names, Some("data"))},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": p.storage_class_name,
+                "resources": {"requests": {"storage": p.size}},
+            },
+        }]);
+        data_spec["persistentVolumeClaimRetentionPolicy"] =
+            json!({"whenDeleted": "Retain", "whenScaled": "Retain"});
+    }
+    let data: StatefulSet = typed(json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": meta(rc, &names, &names.cache, Some("data")),
+        "spec": data_spec,
+    }));
+
+    // Sentinels: an empty config file on an empty volume; the operator
+    // configures them (SENTINEL CONFIG SET / MONITOR / SET).
+    let mut spod = pod_common(rc, &names, "sentinel", &hash);
+    spod["spec"]["containers"] = json!([{
+        "name": "sentinel",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": [
+            "/data/sentinel.conf", "--sentinel",
+            "--port", SENTINEL_PORT.to_string(),
+            "--requirepass", "$(PICKET_PASSWORD)",
+        ],
+        "env": env(rc),
+        "ports": [{"name": "sentinel", "containerPort": SENTINEL_PORT}],
+        "readinessProbe": {"tcpSocket": {"port": SENTINEL_PORT}, "periodSeconds": 2},
+        "livenessProbe": {"tcpSocket": {"port": SENTINEL_PORT}, "periodSeconds": 5, "failureThreshold": 6, "initialDelaySeconds": 10},
+        "securityContext": container_security(),
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+    }]);
+    spod["spec"]["volumes"] = json!([{"name": "data", "emptyDir": {}}]);
+    let sentinels: StatefulSet = typed(json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": meta(rc, &names, &names.sentinel(), Some("sentinel")),
+        "spec": {
+            "serviceName": names.sentinel_headless(),
+            "replicas": spec.sentinels,
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": selector(&names, "sentinel")},
+            "template": spod,
+        },
+    }));
+
+    let service = |name: &str,
+                   component: &str,
+                   port: u16,
+                   port_name: &str,
+                   sel: bool,
+                   headless: bool|
+     -> Service {
+        let mut s = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": meta(rc, &names, name, Some(component)),
+            "spec": {"ports": [{"name": port_name, "port": port, "targetPort": port, "protocol": "TCP"}]},
+        });
+        if sel {
+            s["spec"]["selector"] = json!(selector(&names, component));
+        }
+        if headless {
+            s["spec"]["clusterIP"] = json!("None");
+            s["spec"]["publishNotReadyAddresses"] = json!(true);
+        }
+        typed(s)
+    };
+    let services = vec![
+        service(&names.cache, "data", DATA_PORT, "redis", false, false),
+        service(&names.replicas(), "data", DATA_PORT, "redis", false, false),
+        service(&names.headless(), "data", DATA_PORT, "redis", true, true),
+        service(
+            &names.sentinel(),
+            "sentinel",
+            SENTINEL_PORT,
+            "sentinel",
+            true,
+            false,
+        ),
+        service(
+            &names.sentinel_headless(),
+            "sentinel",
+            SENTINEL_PORT,
+            "sentinel",
+            true,
+            true,
+        ),
+    ];
+    let pdb = |name: &str, component: &str| -> PodDisruptionBudget {
+        typed(json!({
+            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": meta(rc, &names, name, Some(component)),
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(&names, component)}},
+        }))
+    };
+    let pdbs = vec![
+        pdb(&names.cache, "data"),
+        pdb(&names.sentinel(), "sentinel"),
+    ];
+    Desired {
+        config,
+        data,
+        sentinels,
+        services,
+        pdbs,
+    }
+}
+
+/// The generated Secret `c-auth` holding `password`.
+pub fn generated_secret(rc: &ReplicatedCache, password: &str) -> Secret {
+    let names = Names::of(rc);
+    typed(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": meta(rc, &names, &names.secret(), None),
+        "type": "Opaque",
+        "stringData": {"password": password},
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operator::crd::*;
+
+    fn cache(spec: serde_json::Value) -> ReplicatedCache {
+        let mut rc: ReplicatedCache = serde_json::from_value(json!({
+            "apiVersion": "picket.dev/v1alpha1", "kind": "ReplicatedCache",
+            "metadata": {"name": "cache", "namespace": "shop", "uid": "u-1"},
+            "spec": spec,
+        }))
+        .unwrap();
+        rc.metadata.generation = Some(1);
+        rc
+    }
+
+    #[test]
+    fn defaults_make_three_data_pods_three_sentinels_and_a_majority_quorum() {
+        let rc = cache(json!({}));
+        assert_eq!(rc.spec.replicas, 3);
+        assert_eq!(rc.spec.sentinels, 3);
+        assert_eq!(rc.spec.quorum(), 2);
+        let d = desired(&rc, "picket.local/picket-server:0.1.0");
+        let data = d.data.spec.as_ref().unwrap();
+        assert_eq!(data.replicas, Some(3));
+        assert_eq!(data.service_name.as_deref(), Some("cache-headless"));
+        assert_eq!(d.sentinels.spec.as_ref().unwrap().replicas, Some(3));
+        let c = &data.template.spec.as_ref().unwrap().containers[0];
+        assert_eq!(c.image.as_deref(), Some("picket.local/picket-server:0.1.0"));
+        let args = c.args.clone().unwrap();
+        assert!(args.contains(&"$(POD_NAME).cache-headless.shop.svc.cluster.local".to_string()));
+        assert!(!args.iter().any(|a| a == "--replicaof"), "{args:?}");
+        // Without persistence: an emptyDir and no claims, no saves.
+        assert!(data.volume_claim_templates.is_none());
+        let conf = &d.config.data.as_ref().unwrap()["picket.conf"];
+        assert!(
+            conf.contains("save \"\"\n") && conf.contains("appendonly no\n"),
+            "{conf}"
+        );
+        // Every object is owned by the cache.
+        let owners = d.config.metadata.owner_references.as_ref().unwrap();
+        assert_eq!(owners[0].uid, "u-1");
+        assert_eq!(owners[0].controller, Some(true));
+    }
+
+    #[test]
+    fn the_master_and_replicas_services_have_no_selector_the_others_do() {
+        let d = desired(&cache(json!({})), "img");
+        let by_name: BTreeMap<_, _> = d
+            .services
+            .iter()
+            .map(|s| (s.metadata.name.clone().unwrap(), s.spec.clone().unwrap()))
+            .collect();
+        assert!(by_name["cache"].selector.is_none());
+        assert!(by_name["cache-replicas"].selector.is_none());
+        assert_eq!(
+            by_name["cache"].ports.as_ref().unwrap()[0].name.as_deref(),
+            Some("redis")
+        );
+        assert_eq!(
+            by_name["cache-headless"].cluster_ip.as_deref(),
+            Some("None")
+        );
+        assert_eq!(
+            by_name["cache-headless"].publish_not_ready_addresses,
+            Some(true)
+        );
+        assert_eq!(
+            by_name["cache-sentinel"].ports.as_ref().unwrap()[0].port,
+            26379
+        );
+        assert_eq!(
+            by_name["cache-sentinel"].selector.as_ref().unwrap()[COMPONENT],
+            "sentinel"
+        );
+    }
+
+    #[test]
+    fn spec_settings_reach_the_config_and_the_pods() {
+        let rc = cache(json!({
+            "replicas": 5, "sentinels": 5, "quorum": 3, "image": "mine:1",
+            "auth": {"secretName": "s"},
+            "maxMemory": "256mb", "maxMemoryPolicy": "allkeys-lru",
+            "persistence": {"enabled": true, "size": "2Gi", "storageClassName": "fast", "appendOnly": true},
+            "minReplicasToWrite": 1,
+            "config": {"hz": "20", "notify-keyspace-events": "Ex"},
+            "nodeSelector": {"disk": "ssd"},
+            "podAnnotations": {"a": "b"},
+        }));
+        assert_eq!(rc.spec.quorum(), 3);
+        assert_eq!(password_ref(&rc), ("s".into(), "password".into()));
+        let d = desired(&rc, "default");
+        let conf = &d.config.data.as_ref().unwrap()["picket.conf"];
+        for want in [
+            "maxmemory 256mb\n",
+            "maxmemory-policy allkeys-lru\n",
+            "appendonly yes\n",
+            "min-replicas-to-write 1\n",
+            "hz 20\n",
+            "notify-keyspace-events Ex\n",
+        ] {
+            assert!(conf.contains(want), "{want} in {conf}");
+        }
+        let data = d.data.spec.unwrap();
+        let pvc = &data.volume_claim_templates.unwrap()[0];
+        let pvc_spec = pvc.spec.as_ref().unwrap();
+        assert_eq!(pvc_spec.storage_class_name.as_deref(), Some("fast"));
+        let pod = data.template.spec.unwrap();
+        assert_eq!(pod.containers[0].image.as_deref(), Some("mine:1"));
+        assert_eq!(pod.node_selector.unwrap()["disk"], "ssd");
+        let ann = data.template.metadata.unwrap().annotations.unwrap();
+        assert_eq!(ann["a"], "b");
+        assert!(ann.contains_key("picket.dev/config-hash"));
+        let env = pod.containers[0].env.clone().unwrap();
+        let pw = env.iter().find(|e| e.name == "PICKET_PASSWORD").unwrap();
+        let sk = pw.value_from.clone().unwrap().secret_key_ref.unwrap();
+        assert_eq!((sk.name.as_str(), sk.key.as_str()), ("s", "password"));
+    }
+
+    #[test]
+    fn a_config_change_changes_the_pods_hash_and_nothing_else_does() {
+        let hash = |rc: &ReplicatedCache| {
+            desired(rc, "img")
+                .data
+                .spec
+                .unwrap()
+                .template
+                .metadata
+                .unwrap()
+                .annotations
+                .unwrap()["picket.dev/config-hash"]
+                .clone()
+        };
+        let a = cache(json!({"config": {"hz": "10"}}));
+        let b = cache(json!({"config": {"hz": "20"}}));
+        let c = cache(json!({"config": {"hz": "10"}, "replicas": 5}));
+        assert_ne!(hash(&a), hash(&b));
+        assert_eq!(hash(&a), hash(&c));
+    }
+
+    #[test]
+    fn the_generated_secret_holds_the_password() {
+        let s = generated_secret(&cache(json!({})), "p4ss");
+        assert_eq!(s.metadata.name.as_deref(), Some("cache-auth"));
+        assert_eq!(s.string_data.unwrap()["password"], "p4ss");
+    }
+}

@@ -5,6 +5,13 @@
 //! - [`crd`]: the custom resource (spec, defaults, validation, status).
 //! - [`builder`]: the desired objects for a spec, pure (unit-tested
 //!   without a cluster).
+//! - [`decide`]: the decisions (first master, the sentinels' majority),
+//!   pure.
+//! - [`client`]: the RESP client for data pods and sentinels.
+//! - [`controller`]: the reconcile loop (kube-runtime).
 
 pub mod builder;
+pub mod client;
+pub mod controller;
 pub mod crd;
+pub mod decide;

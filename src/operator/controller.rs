@@ -1,0 +1,638 @@
+//! The ReplicatedCache controller (kube-runtime): applies the builder's
+//! objects, bootstraps the topology (first master, replicas pointed at
+//! it, sentinels configured), follows the master the sentinels agree on
+//! with the master and replicas EndpointSlices, and reports status.
+//!
+//! Writes: every object carries the hash of what was last applied
+//! (`picket.dev/applied`); an object whose hash matches is not written,
+//! so a reconcile that finds nothing to change makes no write call
+//! (counted in `writes`).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde_json::json;
+
+use super::builder::{self, Names, DATA_PORT, MANAGER, SENTINEL_PORT};
+use super::client::{self, Reply};
+use super::crd::{Condition, ReplicatedCache, ReplicatedCacheStatus};
+use super::decide::{self, Bootstrap, DataPod, Recorded};
+
+/// The annotation holding the hash of what was applied.
+pub const APPLIED: &str = "picket.dev/applied";
+
+/// What went wrong in a reconcile.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API server refused or failed.
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+    /// The spec can't be served (a missing Secret, say).
+    #[error("{0}")]
+    Spec(String),
+}
+
+/// Counters for /metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Reconciles run.
+    pub reconciles: AtomicU64,
+    /// Reconciles that failed.
+    pub errors: AtomicU64,
+    /// Create/patch calls made.
+    pub writes: AtomicU64,
+    /// Master changes seen.
+    pub failovers: AtomicU64,
+}
+
+/// Shared by every reconcile.
+pub struct Ctx {
+    /// The API client.
+    pub client: Client,
+    /// The picket-server image when the spec names none.
+    pub default_image: String,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+fn hash_of<T: Serialize>(obj: &T) -> String {
+    let text = serde_json::to_string(obj).unwrap_or_default();
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in text.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Server-side applies `obj` unless the live object carries the same
+/// applied hash. Returns whether it wrote.
+async fn apply<K>(api: &Api<K>, mut obj: K, metrics: &Metrics) -> Result<bool, Error>
+where
+    K: Resource + Clone + Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = obj.name_any();
+    let hash = hash_of(&obj);
+    if let Some(live) = api.get_opt(&name).await? {
+        if live.annotations().get(APPLIED) == Some(&hash) {
+            return Ok(false);
+        }
+    }
+    obj.annotations_mut().insert(APPLIED.into(), hash);
+    api.patch(
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&obj),
+    )
+    .await?;
+    metrics.writes.fetch_add(1, Ordering::Relaxed);
+    Ok(true)
+}
+
+/// A random password for the generated Secret.
+fn new_password() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    (0..32)
+        .map(|_| CHARS[fastrand::usize(..CHARS.len())] as char)
+        .collect()
+}
+
+/// The password, creating the generated Secret the first time.
+async fn password(rc: &ReplicatedCache, ns: &str, ctx: &Ctx) -> Result<String, Error> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let (name, key) = builder::password_ref(rc);
+    let secret = match api.get_opt(&name).await? {
+        Some(s) => s,
+        None if rc.spec.auth.is_none() => {
+            let s = builder::generated_secret(rc, &new_password());
+            let made = api.create(&PostParams::default(), &s).await?;
+            ctx.metrics.writes.fetch_add(1, Ordering::Relaxed);
+            made
+        }
+        None => {
+            return Err(Error::Spec(format!(
+                "Secret {name} (spec.auth.secretName) does not exist"
+            )))
+        }
+    };
+    let from_data = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(&key))
+        .map(|b| String::from_utf8_lossy(&b.0).into_owned());
+    let from_string = secret
+        .string_data
+        .as_ref()
+        .and_then(|d| d.get(&key).cloned());
+    from_data
+        .or(from_string)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| Error::Spec(format!("Secret {name} has no key {key}")))
+}
+
+fn pod_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn pod_ip(p: &Pod) -> Option<String> {
+    p.status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .filter(|ip| !ip.is_empty())
+}
+
+fn ordinal(name: &str) -> i32 {
+    name.rsplit('-')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(-1)
+}
+
+/// A data pod as INFO shows it.
+async fn observe_data_pod(p: &Pod, pw: &str) -> DataPod {
+    let name = p.name_any();
+    let mut d = DataPod {
+        ordinal: ordinal(&name),
+        name,
+        ip: pod_ip(p),
+        ready: pod_ready(p),
+        ..Default::default()
+    };
+    let Some(ip) = &d.ip else { return d };
+    let addr = format!("{ip}:{DATA_PORT}");
+    if let Ok(Reply::Bulk(Some(b))) = client::command(&addr, Some(pw), &["INFO"]).await {
+        let info = String::from_utf8_lossy(&b);
+        d.is_master = client::info_field(&info, "role").map(|r| r == "master");
+        d.master_host = client::info_field(&info, "master_host");
+        d.replid = client::info_field(&info, "master_replid");
+        d.offset = client::info_field(&info, "master_repl_offset").and_then(|v| v.parse().ok());
+        d.keys = client::info_field(&info, "db0")
+            .and_then(|v| v.split(',').next()?.strip_prefix("keys=")?.parse().ok());
+    }
+    d
+}
+
+/// What one sentinel says about the cache's master.
+#[derive(Debug, Clone)]
+struct SentinelView {
+    name: String,
+    ip: String,
+    ready: bool,
+    /// It monitors the cache (SENTINEL MASTER answers).
+    configured: bool,
+    /// Its GET-MASTER-ADDR-BY-NAME host.
+    master_host: Option<String>,
+    /// The config epoch it reports.
+    epoch: Option<i64>,
+}
+
+async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> {
+    let ip = pod_ip(p)?;
+    let mut v = SentinelView {
+        name: p.name_any(),
+        ip: ip.clone(),
+        ready: pod_ready(p),
+        configured: false,
+        master_host: None,
+        epoch: None,
+    };
+    let addr = format!("{ip}:{SENTINEL_PORT}");
+    let Ok(mut c) = client::Conn::open(&addr, Some(pw)).await else {
+        return Some(v);
+    };
+    if let Ok(r @ Reply::Array(Some(_))) = c.call(&["SENTINEL", "MASTER", set]).await {
+        let kv = client::strings(&r);
+        let field = |k: &str| {
+            kv.chunks(2)
+                .find(|c| c.len() == 2 && c[0] == k)
+                .map(|c| c[1].clone())
+        };
+        v.configured = true;
+        v.epoch = field("config-epoch").and_then(|e| e.parse().ok());
+    }
+    if v.configured {
+        if let Ok(r) = c.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", set]).await {
+            v.master_host = client::strings(&r).first().cloned();
+        }
+    }
+    Some(v)
+}
+
+/// Makes `master` the master and points the other answering pods at it.
+async fn point_data_pods(names: &Names, pods: &[DataPod], master: &str, pw: &str) {
+    let host = names.data_host(master);
+    for p in pods {
+        let Some(ip) = &p.ip else { continue };
+        let addr = format!("{ip}:{DATA_PORT}");
+        if p.name == master {
+            if p.is_master == Some(false) {
+                let _ = client::command(&addr, Some(pw), &["REPLICAOF", "NO", "ONE"]).await;
+                tracing::info!(pod = %p.name, "promoted to master (bootstrap)");
+            }
+        } else if p.is_master.is_some() && p.master_host.as_deref() != Some(host.as_str()) {
+            let port = DATA_PORT.to_string();
+            let _ = client::command(&addr, Some(pw), &["REPLICAOF", &host, &port]).await;
+            tracing::info!(pod = %p.name, master = %master, "pointed at the master");
+        }
+    }
+}
+
+/// Configures one sentinel to monitor the cache's master by name.
+async fn configure_sentinel(
+    rc: &ReplicatedCache,
+    names: &Names,
+    s: &SentinelView,
+    master: &str,
+    pw: &str,
+) -> Result<(), String> {
+    let addr = format!("{}:{SENTINEL_PORT}", s.ip);
+    let mut c = client::Conn::open(&addr, Some(pw)).await?;
+    let me = names.sentinel_host(&s.name);
+    let set = names.master_set();
+    let t = rc.spec.sentinel_timings();
+    let quorum = rc.spec.quorum().to_string();
+    let port = DATA_PORT.to_string();
+    let host = names.data_host(master);
+    let (down, fo, ps) = (
+        t.down_after_milliseconds.to_string(),
+        t.failover_timeout.to_string(),
+        t.parallel_syncs.to_string(),
+    );
+    let steps: Vec<Vec<&str>> = vec![
+        vec!["SENTINEL", "CONFIG", "SET", "resolve-hostnames", "yes"],
+        vec!["SENTINEL", "CONFIG", "SET", "announce-hostnames", "yes"],
+        vec!["SENTINEL", "CONFIG", "SET", "announce-ip", &me],
+        vec!["SENTINEL", "MONITOR", &set, &host, &port, &quorum],
+        vec![
+            "SENTINEL",
+            "SET",
+            &set,
+            "down-after-milliseconds",
+            &down,
+            "failover-timeout",
+            &fo,
+            "parallel-syncs",
+            &ps,
+            "auth-pass",
+            pw,
+        ],
+    ];
+    for step in steps {
+        if let Reply::Error(e) = c.call(&step).await? {
+            return Err(format!("{} {}: {e}", step[0], step[1]));
+        }
+    }
+    tracing::info!(sentinel = %s.name, master = %master, "sentinel configured");
+    Ok(())
+}
+
+/// The EndpointSlice backing a selector-less Service.
+fn endpoint_slice(
+    rc: &ReplicatedCache,
+    names: &Names,
+    service: &str,
+    ips: &[String],
+) -> EndpointSlice {
+    let mut labels = builder::labels(names, Some("data"));
+    labels.insert("kubernetes.io/service-name".into(), service.into());
+    labels.insert(
+        "endpointslice.kubernetes.io/managed-by".into(),
+        MANAGER.into(),
+    );
+    let endpoints: Vec<_> = ips
+        .iter()
+        .map(|ip| json!({"addresses": [ip], "conditions": {"ready": true}}))
+        .collect();
+    serde_json::from_value(json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {
+            "name": service, "namespace": names.namespace, "labels": labels,
+            "ownerReferences": [{
+                "apiVersion": "picket.dev/v1alpha1", "kind": "ReplicatedCache",
+                "name": rc.name_any(), "uid": rc.metadata.uid, "controller": true,
+            }],
+        },
+        "addressType": "IPv4",
+        "ports": [{"name": "redis", "port": DATA_PORT, "protocol": "TCP"}],
+        "endpoints": endpoints,
+    }))
+    .expect("a valid EndpointSlice")
+}
+
+fn condition(
+    old: &[Condition],
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: &str,
+    gen: Option<i64>,
+) -> Condition {
+    let status = if ok { "True" } else { "False" };
+    let since = old
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(now_rfc3339);
+    Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: message.into(),
+        last_transition_time: since,
+        observed_generation: gen,
+    }
+}
+
+fn now_rfc3339() -> String {
+    k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+/// One reconcile of `rc`.
+pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    ctx.metrics.reconciles.fetch_add(1, Ordering::Relaxed);
+    let names = Names::of(&rc);
+    let ns = names.namespace.clone();
+    let m = &ctx.metrics;
+    let pw = password(&rc, &ns, &ctx).await?;
+
+    // The objects.
+    let d = builder::desired(&rc, &ctx.default_image);
+    let c = ctx.client.clone();
+    apply(&Api::namespaced(c.clone(), &ns), d.config.clone(), m).await?;
+    for s in d.services.clone() {
+        apply(&Api::namespaced(c.clone(), &ns), s, m).await?;
+    }
+    apply(&Api::namespaced(c.clone(), &ns), d.data.clone(), m).await?;
+    apply(&Api::namespaced(c.clone(), &ns), d.sentinels.clone(), m).await?;
+    for p in d.pdbs.clone() {
+        apply(&Api::namespaced(c.clone(), &ns), p, m).await?;
+    }
+
+    // What runs.
+    let pods: Api<Pod> = Api::namespaced(c.clone(), &ns);
+    let of = |component: &str| {
+        ListParams::default().labels(&format!(
+            "{}={},{}={component}",
+            builder::INSTANCE,
+            names.cache,
+            builder::COMPONENT
+        ))
+    };
+    let data_pods = pods.list(&of("data")).await?.items;
+    let sentinel_pods = pods.list(&of("sentinel")).await?.items;
+    let mut data = Vec::new();
+    for p in data_pods
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+    {
+        data.push(observe_data_pod(p, &pw).await);
+    }
+    data.sort_by_key(|p| p.ordinal);
+    let set = names.master_set();
+    let mut sentinels = Vec::new();
+    for p in sentinel_pods
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+    {
+        if let Some(v) = observe_sentinel(p, &set, &pw).await {
+            sentinels.push(v);
+        }
+    }
+    let old = rc.status.clone().unwrap_or_default();
+    let recorded = Recorded {
+        master: old.master.clone(),
+        replid: old.replid.clone(),
+        offset: old.master_repl_offset,
+    };
+
+    // Who is master: the sentinels' majority once they are configured;
+    // before that, bootstrap.
+    let answers: Vec<String> = sentinels
+        .iter()
+        .filter_map(|s| s.master_host.clone())
+        .collect();
+    let total = rc.spec.sentinels.max(sentinels.len() as i32) as usize;
+    let agreed =
+        decide::sentinel_majority(&answers, total).map(|h| decide::pod_of_host(&h).to_string());
+    let configured = sentinels.iter().filter(|s| s.configured).count();
+    let mut degraded: Option<(String, String)> = None;
+    let mut progressing: Option<String> = None;
+    let master = if let Some(mst) = agreed.clone() {
+        // Sentinels decide. Fresh sentinels (a recreated pod) are told.
+        for s in sentinels.iter().filter(|s| !s.configured && s.ready) {
+            if let Err(e) = configure_sentinel(&rc, &names, s, &mst, &pw).await {
+                tracing::warn!(sentinel = %s.name, "configuring: {e}");
+            }
+        }
+        Some(mst)
+    } else if configured == 0 {
+        match decide::bootstrap_master(&data, &recorded) {
+            Bootstrap::Master(mst) => {
+                point_data_pods(&names, &data, &mst, &pw).await;
+                for s in sentinels.iter().filter(|s| s.ready) {
+                    if let Err(e) = configure_sentinel(&rc, &names, s, &mst, &pw).await {
+                        tracing::warn!(sentinel = %s.name, "configuring: {e}");
+                    }
+                }
+                progressing = Some(format!("bootstrapped with master {mst}"));
+                Some(mst)
+            }
+            Bootstrap::Wait(why) => {
+                progressing = Some(why);
+                None
+            }
+            Bootstrap::Refuse(why) => {
+                degraded = Some(("RefusingOlderData".into(), why));
+                None
+            }
+        }
+    } else {
+        // Configured sentinels without a majority answer: keep the last
+        // known master until they agree.
+        progressing = Some("waiting for the sentinels to agree on the master".into());
+        old.master.clone()
+    };
+
+    // The master and replicas Services' endpoints.
+    let master_pod = master
+        .as_ref()
+        .and_then(|mst| data.iter().find(|p| &p.name == mst));
+    let master_ips: Vec<String> = master_pod
+        .filter(|p| p.is_master == Some(true))
+        .and_then(|p| p.ip.clone())
+        .into_iter()
+        .collect();
+    let replica_ips: Vec<String> = data
+        .iter()
+        .filter(|p| Some(&p.name) != master.as_ref() && p.ready && p.is_master == Some(false))
+        .filter_map(|p| p.ip.clone())
+        .collect();
+    let slices: Api<EndpointSlice> = Api::namespaced(c.clone(), &ns);
+    apply(
+        &slices,
+        endpoint_slice(&rc, &names, &names.cache, &master_ips),
+        m,
+    )
+    .await?;
+    apply(
+        &slices,
+        endpoint_slice(&rc, &names, &names.replicas(), &replica_ips),
+        m,
+    )
+    .await?;
+
+    // Status.
+    let ready_replicas = data.iter().filter(|p| p.ready).count() as i32;
+    let ready_sentinels = sentinels.iter().filter(|s| s.ready).count() as i32;
+    let gen = rc.metadata.generation;
+    let quorum_ok = configured as i32 >= rc.spec.quorum() && ready_sentinels >= rc.spec.quorum();
+    let master_known = !master_ips.is_empty();
+    let conds = &old.conditions;
+    let mut conditions = vec![
+        condition(
+            conds,
+            "Available",
+            master_known && quorum_ok,
+            if master_known {
+                "MasterServing"
+            } else {
+                "NoMaster"
+            },
+            &match &master {
+                Some(mst) if master_known => format!("master {mst} serves writes"),
+                _ => "no master serves writes yet".into(),
+            },
+            gen,
+        ),
+        condition(
+            conds,
+            "MasterKnown",
+            master_known,
+            if agreed.is_some() {
+                "SentinelsAgree"
+            } else {
+                "NotYetAgreed"
+            },
+            &master
+                .clone()
+                .map(|mst| format!("master {mst}"))
+                .unwrap_or_else(|| "unknown".into()),
+            gen,
+        ),
+        condition(
+            conds,
+            "SentinelQuorum",
+            quorum_ok,
+            if quorum_ok {
+                "QuorumReachable"
+            } else {
+                "QuorumUnreachable"
+            },
+            &format!(
+                "{ready_sentinels} of {} sentinels ready, {configured} monitoring, quorum {}",
+                rc.spec.sentinels,
+                rc.spec.quorum()
+            ),
+            gen,
+        ),
+    ];
+    let progressing_now = progressing.is_some() || ready_replicas < rc.spec.replicas;
+    conditions.push(condition(
+        conds,
+        "Progressing",
+        progressing_now,
+        if progressing_now {
+            "Converging"
+        } else {
+            "Converged"
+        },
+        &progressing
+            .unwrap_or_else(|| format!("{ready_replicas}/{} data pods ready", rc.spec.replicas)),
+        gen,
+    ));
+    let (dreason, dmsg) = degraded.clone().unwrap_or(("AsExpected".into(), "".into()));
+    conditions.push(condition(
+        conds,
+        "Degraded",
+        degraded.is_some(),
+        &dreason,
+        &dmsg,
+        gen,
+    ));
+    let master_obs = master_pod.filter(|p| p.is_master == Some(true));
+    let mut status = ReplicatedCacheStatus {
+        observed_generation: gen,
+        master: master.clone(),
+        master_address: master
+            .as_ref()
+            .map(|mst| format!("{}:{DATA_PORT}", names.data_host(mst))),
+        replid: master_obs
+            .and_then(|p| p.replid.clone())
+            .or(old.replid.clone()),
+        master_repl_offset: master_obs.and_then(|p| p.offset).or(old.master_repl_offset),
+        config_epoch: sentinels
+            .iter()
+            .filter_map(|s| s.epoch)
+            .max()
+            .or(old.config_epoch),
+        ready_replicas,
+        ready_sentinels,
+        ready: Some(format!("{ready_replicas}/{}", rc.spec.replicas)),
+        sentinels_ready: Some(format!("{ready_sentinels}/{}", rc.spec.sentinels)),
+        last_failover_time: old.last_failover_time.clone(),
+        last_switch_latency_ms: old.last_switch_latency_ms,
+        conditions,
+    };
+    if old.master.is_some() && master.is_some() && old.master != master {
+        m.failovers.fetch_add(1, Ordering::Relaxed);
+        status.last_failover_time = Some(now_rfc3339());
+    }
+    // The offset moves with every write: it alone is no reason to write.
+    let mut cmp_old = old.clone();
+    let mut cmp_new = status.clone();
+    cmp_old.master_repl_offset = None;
+    cmp_new.master_repl_offset = None;
+    if cmp_old != cmp_new {
+        let api: Api<ReplicatedCache> = Api::namespaced(c.clone(), &ns);
+        let patch = json!({"apiVersion": "picket.dev/v1alpha1", "kind": "ReplicatedCache", "status": status});
+        api.patch_status(
+            &rc.name_any(),
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        m.writes.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Some((reason, msg)) = degraded {
+        tracing::warn!(cache = %names.cache, %reason, "{msg}");
+    }
+    let settled = master_known && quorum_ok && !progressing_now;
+    Ok(Action::requeue(if settled {
+        Duration::from_secs(10)
+    } else {
+        Duration::from_secs(2)
+    }))
+}
+
+/// Errors requeue with a back-off that grows per cache.
+pub fn error_policy(rc: Arc<ReplicatedCache>, err: &Error, ctx: Arc<Ctx>) -> Action {
+    ctx.metrics.errors.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(cache = %rc.name_any(), "reconcile failed: {err}");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Labels of a pod's cache, for the pod watch.
+pub fn cache_of(labels: &BTreeMap<String, String>) -> Option<String> {
+    labels.get(builder::INSTANCE).cloned()
+}

@@ -97,3 +97,190 @@ fn the_api_server_validates_replicated_caches() {
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header, ["NAME", "MASTER", "READY", "SENTINELS", "AGE"]);
 }
+
+/// The operator as a process on the host (a local run with the test
+/// bed's kubeconfig), killed when dropped.
+struct Operator(std::process::Child);
+
+impl Operator {
+    fn start(log: &std::path::Path) -> Operator {
+        let out = std::fs::File::create(log).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_picket-operator"))
+            .env("KUBECONFIG", state_dir().join("admin.kubeconfig"))
+            .env("RUST_LOG", "info,kube=warn")
+            .env("NO_COLOR", "1")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        Operator(child)
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn secret_password(ns: &Namespace, secret: &str) -> String {
+    let b64 = ns.jsonpath(&["secret", secret], "{.data.password}");
+    let out = std::process::Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b64.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn redis_at(addr: &str, pw: &str) -> redis::Connection {
+    let c = redis::Client::open(format!("redis://:{pw}@{addr}/")).unwrap();
+    let c = c
+        .get_connection_with_timeout(Duration::from_secs(3))
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c
+}
+
+fn master_slice(ns: &Namespace) -> Vec<String> {
+    ns.jsonpath(&["endpointslice", "cache"], "{.endpoints[*].addresses[*]}")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn role(addr: &str, pw: &str) -> String {
+    let mut c = redis_at(addr, pw);
+    let v: Vec<redis::Value> = redis::cmd("ROLE").query(&mut c).unwrap_or_default();
+    match v.first() {
+        Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// examples/cache.yaml becomes Available; a write through the master
+/// Service reaches every replica; SENTINEL FAILOVER moves the master
+/// Service to the promoted pod, never showing two masters, and the status
+/// records the switch.
+#[test]
+fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
+    install_crd();
+    let ns = Namespace::new("operator-e2e");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("operator.log");
+    let _op = Operator::start(&log);
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cache.yaml"))
+            .unwrap();
+    ns.apply(&example);
+    let available = ns.kubectl(&[
+        "wait",
+        "--for=condition=Available",
+        "rcache/cache",
+        "--timeout=120s",
+    ]);
+    assert!(
+        available.is_ok(),
+        "{available:?}\n{}\n{}",
+        ns.describe(),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let mut row = String::new();
+    assert!(
+        eventually(Duration::from_secs(60), || {
+            row = ns.k(&["get", "rcache", "cache", "--no-headers"]);
+            row.split_whitespace()
+                .take(4)
+                .eq(["cache", "cache-0", "3/3", "3/3"])
+        }),
+        "{row}"
+    );
+
+    // A write through the master Service's ClusterIP (kube-proxy) is on
+    // every replica.
+    let pw = secret_password(&ns, "cache-auth");
+    assert_eq!(pw.len(), 32);
+    let vip = ns.jsonpath(&["service", "cache"], "{.spec.clusterIP}");
+    // (kube-proxy programs a new Service within its sync period)
+    assert!(eventually(Duration::from_secs(30), || {
+        std::net::TcpStream::connect_timeout(
+            &format!("{vip}:6379").parse().unwrap(),
+            Duration::from_secs(1),
+        )
+        .is_ok()
+    }));
+    let mut m = redis_at(&format!("{vip}:6379"), &pw);
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("through-the-service")
+        .query(&mut m)
+        .unwrap();
+    let acked: i64 = redis::cmd("WAIT").arg(2).arg(5000).query(&mut m).unwrap();
+    assert_eq!(acked, 2);
+    for i in 1..3 {
+        let ip = ns.jsonpath(&["pod", &format!("cache-{i}")], "{.status.podIP}");
+        let mut r = redis_at(&format!("{ip}:6379"), &pw);
+        let v: String = redis::cmd("GET").arg("k").query(&mut r).unwrap();
+        assert_eq!(v, "through-the-service");
+    }
+    let before = master_slice(&ns);
+    assert_eq!(before.len(), 1);
+
+    // A manual failover: the master Service follows, one address at a time.
+    let s0 = ns.jsonpath(&["pod", "cache-sentinel-0"], "{.status.podIP}");
+    let mut s = redis_at(&format!("{s0}:26379"), &pw);
+    let _: () = redis::cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg("cache")
+        .query(&mut s)
+        .unwrap();
+    let mut seen = Vec::new();
+    let moved = {
+        let start = std::time::Instant::now();
+        let mut moved = false;
+        while start.elapsed() < Duration::from_secs(60) {
+            let now = master_slice(&ns);
+            assert!(now.len() <= 1, "two masters behind the Service: {now:?}");
+            if !now.is_empty() && now != before {
+                seen = now;
+                moved = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moved
+    };
+    assert!(
+        moved,
+        "the master Service did not move\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(role(&format!("{}:6379", seen[0]), &pw), "master");
+    let latency = ns.jsonpath(&["rcache", "cache"], "{.status.lastSwitchLatencyMs}");
+    assert!(latency.parse::<i64>().is_ok(), "latency {latency:?}");
+    // The data followed, and the service takes writes again.
+    let mut m = redis_at(&format!("{vip}:6379"), &pw);
+    let v: String = redis::cmd("GET").arg("k").query(&mut m).unwrap();
+    assert_eq!(v, "through-the-service");
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("failover")
+        .query(&mut m)
+        .unwrap();
+    // Status follows: the new master, 3/3.
+    assert!(eventually(Duration::from_secs(60), || {
+        let st = ns.jsonpath(&["rcache", "cache"], "{.status.master} {.status.ready}");
+        let ip = ns.jsonpath(
+            &["pod", st.split(' ').next().unwrap_or("-")],
+            "{.status.podIP}",
+        );
+        ip == seen[0] && st.ends_with("3/3")
+    }));
+}

@@ -54,6 +54,7 @@ async fn run(image: String) -> anyhow::Result<()> {
         default_image: image,
         metrics: Arc::new(Metrics::default()),
     });
+    tokio::spawn(picket::operator::events::run(ctx.clone()));
     let caches: Api<ReplicatedCache> = Api::all(client.clone());
     let wc = watcher::Config::default();
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=picket-operator");

@@ -51,6 +51,81 @@ pub struct Metrics {
     pub writes: AtomicU64,
     /// Master changes seen.
     pub failovers: AtomicU64,
+    /// Switch latencies (ms, from +switch-master to the EndpointSlice
+    /// written), as a histogram: counts per bucket bound.
+    pub switch_buckets: [AtomicU64; SWITCH_BUCKETS_MS.len()],
+    /// Their sum (ms) and count.
+    pub switch_sum_ms: AtomicU64,
+    /// How many switches.
+    pub switch_count: AtomicU64,
+}
+
+/// The bucket bounds of the switch latency histogram (ms).
+pub const SWITCH_BUCKETS_MS: [u64; 8] = [10, 25, 50, 100, 250, 500, 1000, 5000];
+
+impl Metrics {
+    /// Records one switch's latency.
+    pub fn record_switch(&self, ms: i64) {
+        let ms = ms.max(0) as u64;
+        for (i, b) in SWITCH_BUCKETS_MS.iter().enumerate() {
+            if ms <= *b {
+                self.switch_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.switch_sum_ms.fetch_add(ms, Ordering::Relaxed);
+        self.switch_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text format.
+    pub fn render(&self) -> String {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut s = String::new();
+        for (name, help, v) in [
+            (
+                "picket_operator_reconciles_total",
+                "Reconciles run.",
+                g(&self.reconciles),
+            ),
+            (
+                "picket_operator_reconcile_errors_total",
+                "Reconciles that failed.",
+                g(&self.errors),
+            ),
+            (
+                "picket_operator_writes_total",
+                "Create and patch calls made.",
+                g(&self.writes),
+            ),
+            (
+                "picket_operator_failovers_total",
+                "Master switches applied to the master Service.",
+                g(&self.failovers),
+            ),
+        ] {
+            s.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+            ));
+        }
+        let h = "picket_operator_switch_latency_seconds";
+        s.push_str(&format!("# HELP {h} From +switch-master to the master Service showing only the new master.\n# TYPE {h} histogram\n"));
+        for (i, b) in SWITCH_BUCKETS_MS.iter().enumerate() {
+            s.push_str(&format!(
+                "{h}_bucket{{le=\"{}\"}} {}\n",
+                *b as f64 / 1000.0,
+                g(&self.switch_buckets[i])
+            ));
+        }
+        s.push_str(&format!(
+            "{h}_bucket{{le=\"+Inf\"}} {}\n",
+            g(&self.switch_count)
+        ));
+        s.push_str(&format!(
+            "{h}_sum {}\n{h}_count {}\n",
+            g(&self.switch_sum_ms) as f64 / 1000.0,
+            g(&self.switch_count)
+        ));
+        s
+    }
 }
 
 /// Shared by every reconcile.
@@ -75,7 +150,7 @@ fn hash_of<T: Serialize>(obj: &T) -> String {
 
 /// Server-side applies `obj` unless the live object carries the same
 /// applied hash. Returns whether it wrote.
-async fn apply<K>(api: &Api<K>, mut obj: K, metrics: &Metrics) -> Result<bool, Error>
+pub async fn apply<K>(api: &Api<K>, mut obj: K, metrics: &Metrics) -> Result<bool, Error>
 where
     K: Resource + Clone + Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -106,7 +181,7 @@ fn new_password() -> String {
 }
 
 /// The password, creating the generated Secret the first time.
-async fn password(rc: &ReplicatedCache, ns: &str, ctx: &Ctx) -> Result<String, Error> {
+pub async fn password(rc: &ReplicatedCache, ns: &str, ctx: &Ctx) -> Result<String, Error> {
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let (name, key) = builder::password_ref(rc);
     let secret = match api.get_opt(&name).await? {
@@ -145,7 +220,7 @@ fn pod_ready(p: &Pod) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-fn pod_ip(p: &Pod) -> Option<String> {
+pub fn pod_ip(p: &Pod) -> Option<String> {
     p.status
         .as_ref()
         .and_then(|s| s.pod_ip.clone())
@@ -298,7 +373,7 @@ async fn configure_sentinel(
 }
 
 /// The EndpointSlice backing a selector-less Service.
-fn endpoint_slice(
+pub fn endpoint_slice(
     rc: &ReplicatedCache,
     names: &Names,
     service: &str,
@@ -354,13 +429,17 @@ fn condition(
     }
 }
 
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
 /// One reconcile of `rc`.
 pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     ctx.metrics.reconciles.fetch_add(1, Ordering::Relaxed);
+    if rc.metadata.deletion_timestamp.is_some() {
+        // Garbage collection removes what it owns.
+        return Ok(Action::await_change());
+    }
     let names = Names::of(&rc);
     let ns = names.namespace.clone();
     let m = &ctx.metrics;
@@ -423,9 +502,13 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
         .filter_map(|s| s.master_host.clone())
         .collect();
     let total = rc.spec.sentinels.max(sentinels.len() as i32) as usize;
-    let agreed =
-        decide::sentinel_majority(&answers, total).map(|h| decide::pod_of_host(&h).to_string());
     let configured = sentinels.iter().filter(|s| s.configured).count();
+    // A majority of all sentinels, or, while some are still unconfigured
+    // (bootstrap interrupted, a sentinel pod recreated), a majority of
+    // those that monitor the cache: they are the ones that know.
+    let agreed = decide::sentinel_majority(&answers, total)
+        .or_else(|| decide::sentinel_majority(&answers, configured))
+        .map(|h| decide::pod_of_host(&h).to_string());
     let mut degraded: Option<(String, String)> = None;
     let mut progressing: Option<String> = None;
     let master = if let Some(mst) = agreed.clone() {

@@ -62,25 +62,32 @@ pub fn bootstrap_master(pods: &[DataPod], recorded: &Recorded) -> Bootstrap {
             None => Bootstrap::Wait("no data pod yet".into()),
         };
     };
-    if let Some(p) = pods.iter().find(|p| &p.name == rec).filter(answering) {
-        if recorded.offset.is_none() || p.offset >= recorded.offset || p.replid != recorded.replid {
-            // Its own data (a restart keeps the file, or it moved on).
-            return Bootstrap::Master(p.name.clone());
-        }
+    let has_recorded = |p: &&DataPod| {
+        (recorded.replid.is_none() || p.replid == recorded.replid)
+            && p.offset.unwrap_or(0) >= recorded.offset.unwrap_or(0)
+    };
+    let rec_pod = pods.iter().find(|p| &p.name == rec).filter(answering);
+    if let Some(p) = rec_pod.filter(has_recorded) {
+        return Bootstrap::Master(p.name.clone());
     }
     let best = pods
         .iter()
         .filter(answering)
-        .filter(|p| recorded.replid.is_none() || p.replid == recorded.replid)
-        .filter(|p| p.offset.unwrap_or(0) >= recorded.offset.unwrap_or(0))
+        .filter(has_recorded)
         .max_by_key(|p| (p.offset.unwrap_or(0), -p.ordinal));
-    match best {
+    if let Some(p) = best {
+        return Bootstrap::Master(p.name.clone());
+    }
+    if pods.iter().filter(answering).count() < pods.len() {
+        return Bootstrap::Wait("waiting for every data pod to answer".into());
+    }
+    // Nobody continues the recorded history. The recorded master that
+    // reloaded its own files (a fresh replication id, but keys) is still
+    // the best there is; an empty node never is.
+    match rec_pod.filter(|p| p.keys.unwrap_or(0) > 0) {
         Some(p) => Bootstrap::Master(p.name.clone()),
-        None if pods.iter().filter(answering).count() < pods.len() => {
-            Bootstrap::Wait("waiting for every data pod to answer".into())
-        }
         None => Bootstrap::Refuse(format!(
-            "no data pod has the data of the recorded master {rec} (replid {}, offset {}); not promoting an older node",
+            "no data pod has the data of the recorded master {rec} (replid {}, offset {}); not promoting an older or empty node",
             recorded.replid.as_deref().unwrap_or("?"),
             recorded.offset.unwrap_or(0)
         )),
@@ -178,9 +185,19 @@ mod tests {
             Bootstrap::Refuse(_)
         ));
         // Somebody doesn't answer yet: wait, it may be the one.
-        let mut pods = pods;
-        pods[0].is_master = None;
-        assert!(matches!(bootstrap_master(&pods, &rec), Bootstrap::Wait(_)));
+        let mut waiting = pods.clone();
+        waiting[0].is_master = None;
+        assert!(matches!(
+            bootstrap_master(&waiting, &rec),
+            Bootstrap::Wait(_)
+        ));
+        // The recorded master reloaded its files under a new id: it has keys.
+        let mut reloaded = pods;
+        reloaded[1].keys = Some(42);
+        assert_eq!(
+            bootstrap_master(&reloaded, &rec),
+            Bootstrap::Master("c-1".into())
+        );
     }
 
     #[test]

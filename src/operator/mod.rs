@@ -9,9 +9,12 @@
 //!   pure.
 //! - [`client`]: the RESP client for data pods and sentinels.
 //! - [`controller`]: the reconcile loop (kube-runtime).
+//! - [`events`]: the sentinels' events; `+switch-master` moves the master
+//!   Service at once.
 
 pub mod builder;
 pub mod client;
 pub mod controller;
 pub mod crd;
 pub mod decide;
+pub mod events;

@@ -1,0 +1,197 @@
+//! The fast path of a failover: the operator subscribes to every
+//! sentinel's events and, on `+switch-master`, checks that the new master
+//! says `role:master` and writes the master Service's EndpointSlice with
+//! its address alone: one write replaces the old address with the new
+//! one, so the Service never has two masters, and it happens within
+//! milliseconds of the event instead of at the next reconcile. Clients
+//! still connected to the demoted node are disconnected (CLIENT KILL TYPE
+//! normal) so they reconnect through the Service. The periodic reconcile
+//! remains the backstop that re-derives the truth from the sentinels.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::ResourceExt;
+use serde_json::json;
+
+use super::builder::{self, Names, DATA_PORT, SENTINEL_PORT};
+use super::client::{self, Reply};
+use super::controller::{self, Ctx};
+use super::crd::ReplicatedCache;
+use super::decide;
+
+/// Keeps one event subscription per sentinel pod of every cache, checked
+/// every two seconds; runs until the process ends.
+pub async fn run(ctx: Arc<Ctx>) {
+    let mut subs: HashMap<(String, String, String), tokio::task::JoinHandle<()>> = HashMap::new();
+    loop {
+        subs.retain(|_, h| !h.is_finished());
+        let mut wanted = Vec::new();
+        let caches: Api<ReplicatedCache> = Api::all(ctx.client.clone());
+        if let Ok(list) = caches.list(&ListParams::default()).await {
+            for rc in list.items {
+                let names = Names::of(&rc);
+                let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &names.namespace);
+                let lp = ListParams::default().labels(&format!(
+                    "{}={},{}=sentinel",
+                    builder::INSTANCE,
+                    names.cache,
+                    builder::COMPONENT
+                ));
+                let Ok(sentinels) = pods.list(&lp).await else {
+                    continue;
+                };
+                for p in sentinels.items {
+                    let Some(ip) = controller::pod_ip(&p) else {
+                        continue;
+                    };
+                    wanted.push((
+                        (names.namespace.clone(), names.cache.clone(), ip),
+                        rc.clone(),
+                    ));
+                }
+            }
+        }
+        let keys: Vec<_> = wanted.iter().map(|(k, _)| k.clone()).collect();
+        subs.retain(|k, h| {
+            let keep = keys.contains(k);
+            if !keep {
+                h.abort();
+            }
+            keep
+        });
+        for (key, rc) in wanted {
+            if subs.contains_key(&key) {
+                continue;
+            }
+            let Ok(pw) = controller::password(&rc, &key.0, &ctx).await else {
+                continue;
+            };
+            let ctx = ctx.clone();
+            let ip = key.2.clone();
+            let h = tokio::spawn(async move {
+                if let Err(e) = subscribe(&ctx, &rc, &ip, &pw).await {
+                    tracing::debug!(sentinel = %ip, "event subscription ended: {e}");
+                }
+            });
+            subs.insert(key, h);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Follows one sentinel's events until its connection ends.
+async fn subscribe(ctx: &Ctx, rc: &ReplicatedCache, ip: &str, pw: &str) -> Result<(), String> {
+    let names = Names::of(rc);
+    let mut c = client::Conn::open(&format!("{ip}:{SENTINEL_PORT}"), Some(pw)).await?;
+    c.call(&["PSUBSCRIBE", "*"]).await?;
+    loop {
+        let msg = match c.read_within(Duration::from_secs(30)).await {
+            Ok(m) => m,
+            // Quiet is normal; a dead sentinel's link is found by PING.
+            Err(e) if e == "reply timeout" => {
+                c.call(&["PING"]).await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let parts = client::strings(&msg);
+        let (channel, payload) = match parts.as_slice() {
+            [kind, _, ch, p] if kind == "pmessage" => (ch.clone(), p.clone()),
+            _ => continue,
+        };
+        if channel == "__sentinel__:hello" {
+            continue;
+        }
+        tracing::info!(cache = %names.cache, sentinel = %ip, "{channel} {payload}");
+        if channel == "+switch-master" {
+            let f: Vec<&str> = payload.split(' ').collect();
+            if f.len() == 5 && f[0] == names.master_set() {
+                let seen = Instant::now();
+                switch(ctx, rc, &names, f[1], f[3], pw, seen).await;
+            }
+        }
+    }
+}
+
+/// Points the master Service at `new_host`'s pod once it says it is
+/// master; disconnects the clients of `old_host`.
+async fn switch(
+    ctx: &Ctx,
+    rc: &ReplicatedCache,
+    names: &Names,
+    old_host: &str,
+    new_host: &str,
+    pw: &str,
+    seen: Instant,
+) {
+    let new_pod = decide::pod_of_host(new_host).to_string();
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    let Some(ip) = pods
+        .get_opt(&new_pod)
+        .await
+        .ok()
+        .flatten()
+        .as_ref()
+        .and_then(controller::pod_ip)
+    else {
+        return;
+    };
+    let addr = format!("{ip}:{DATA_PORT}");
+    match client::command(&addr, Some(pw), &["ROLE"]).await {
+        Ok(Reply::Array(Some(a))) if a.first().map(Reply::text).as_deref() == Some("master") => {}
+        _ => return,
+    }
+    let slice = controller::endpoint_slice(rc, names, &names.cache, &[ip]);
+    let api = Api::namespaced(ctx.client.clone(), &names.namespace);
+    match controller::apply(&api, slice, &ctx.metrics).await {
+        Ok(true) => {
+            let ms = seen.elapsed().as_millis() as i64;
+            ctx.metrics.failovers.fetch_add(1, Ordering::Relaxed);
+            ctx.metrics.record_switch(ms);
+            tracing::info!(cache = %names.cache, master = %new_pod, latency_ms = ms, "master Service switched");
+            let caches: Api<ReplicatedCache> =
+                Api::namespaced(ctx.client.clone(), &names.namespace);
+            let patch = json!({"status": {
+                "master": new_pod,
+                "masterAddress": format!("{new_host}:{DATA_PORT}"),
+                "lastFailoverTime": controller::now_rfc3339(),
+                "lastSwitchLatencyMs": ms,
+            }});
+            let _ = caches
+                .patch_status(
+                    &rc.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await;
+            ctx.metrics.writes.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(false) => return,
+        Err(e) => {
+            tracing::warn!(cache = %names.cache, "switching the master Service: {e}");
+            return;
+        }
+    }
+    // The demoted node's clients reconnect through the Service.
+    let old_pod = decide::pod_of_host(old_host).to_string();
+    if let Some(old_ip) = pods
+        .get_opt(&old_pod)
+        .await
+        .ok()
+        .flatten()
+        .as_ref()
+        .and_then(controller::pod_ip)
+    {
+        let _ = client::command(
+            &format!("{old_ip}:{DATA_PORT}"),
+            Some(pw),
+            &["CLIENT", "KILL", "TYPE", "normal"],
+        )
+        .await;
+    }
+}

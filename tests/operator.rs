@@ -100,12 +100,18 @@ fn the_api_server_validates_replicated_caches() {
 
 /// The operator as a process on the host (a local run with the test
 /// bed's kubeconfig), killed when dropped.
-struct Operator(std::process::Child);
+struct Operator {
+    child: std::process::Child,
+    /// Its /metrics, /healthz, /readyz address.
+    http: String,
+}
 
 impl Operator {
     fn start(log: &std::path::Path) -> Operator {
         let out = std::fs::File::create(log).unwrap();
+        let http = format!("127.0.0.1:{}", common::free_port());
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_picket-operator"))
+            .args(["--http-addr", &http])
             .env("KUBECONFIG", state_dir().join("admin.kubeconfig"))
             .env("RUST_LOG", "info,kube=warn")
             .env("NO_COLOR", "1")
@@ -113,14 +119,26 @@ impl Operator {
             .stderr(out)
             .spawn()
             .unwrap();
-        Operator(child)
+        Operator { child, http }
+    }
+
+    /// A counter from its /metrics.
+    fn counter(&self, name: &str) -> u64 {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.http).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in /metrics:\n{body}"))
     }
 }
 
 impl Drop for Operator {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -175,7 +193,7 @@ fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
     let ns = Namespace::new("operator-e2e");
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("operator.log");
-    let _op = Operator::start(&log);
+    let op = Operator::start(&log);
     let example =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cache.yaml"))
             .unwrap();
@@ -222,8 +240,17 @@ fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
         .arg("through-the-service")
         .query(&mut m)
         .unwrap();
-    let acked: i64 = redis::cmd("WAIT").arg(2).arg(5000).query(&mut m).unwrap();
-    assert_eq!(acked, 2);
+    // Both replicas have it (they may still be finishing their first sync).
+    let mut last = None;
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            let r = redis::cmd("WAIT").arg(2).arg(2000).query::<i64>(&mut m);
+            let ok = matches!(r, Ok(2));
+            last = Some(r);
+            ok
+        }),
+        "WAIT 2: {last:?}"
+    );
     for i in 1..3 {
         let ip = ns.jsonpath(&["pod", &format!("cache-{i}")], "{.status.podIP}");
         let mut r = redis_at(&format!("{ip}:6379"), &pw);
@@ -232,6 +259,38 @@ fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
     }
     let before = master_slice(&ns);
     assert_eq!(before.len(), 1);
+    // Settled (Progressing False): reconciles (the 10 s backstop, pod
+    // updates) write nothing.
+    assert!(eventually(Duration::from_secs(60), || ns.jsonpath(
+        &["rcache", "cache"],
+        "{.status.conditions[?(@.type==\"Progressing\")].status}"
+    ) == "False"));
+    // A window of reconciles with no write at all (the settling cache may
+    // still change once or twice; an operator that wrote on every
+    // reconcile would never have one).
+    let mut quiet = false;
+    let mut tried = Vec::new();
+    for _ in 0..4 {
+        let (r0, w0) = (
+            op.counter("picket_operator_reconciles_total"),
+            op.counter("picket_operator_writes_total"),
+        );
+        std::thread::sleep(Duration::from_secs(11));
+        let (r1, w1) = (
+            op.counter("picket_operator_reconciles_total"),
+            op.counter("picket_operator_writes_total"),
+        );
+        tried.push((r1 - r0, w1 - w0));
+        if r1 > r0 && w1 == w0 {
+            quiet = true;
+            break;
+        }
+    }
+    assert!(
+        quiet,
+        "(reconciles, writes) per window: {tried:?}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 
     // A manual failover: the master Service follows, one address at a time.
     let s0 = ns.jsonpath(&["pod", "cache-sentinel-0"], "{.status.podIP}");
@@ -265,6 +324,13 @@ fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
     assert_eq!(role(&format!("{}:6379", seen[0]), &pw), "master");
     let latency = ns.jsonpath(&["rcache", "cache"], "{.status.lastSwitchLatencyMs}");
     assert!(latency.parse::<i64>().is_ok(), "latency {latency:?}");
+    eprintln!("switch latency: {latency} ms");
+    assert_eq!(
+        op.counter("picket_operator_failovers_total"),
+        1,
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     // The data followed, and the service takes writes again.
     let mut m = redis_at(&format!("{vip}:6379"), &pw);
     let v: String = redis::cmd("GET").arg("k").query(&mut m).unwrap();

@@ -136,6 +136,9 @@ pub struct Ctx {
     pub default_image: String,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Serializes master switches: every sentinel reports the same
+    /// +switch-master, and only the first should write.
+    pub switch_lock: tokio::sync::Mutex<()>,
 }
 
 fn hash_of<T: Serialize>(obj: &T) -> String {
@@ -270,6 +273,8 @@ struct SentinelView {
     master_host: Option<String>,
     /// The config epoch it reports.
     epoch: Option<i64>,
+    /// The replicas it knows (their announced hosts).
+    replicas: Vec<String>,
 }
 
 async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> {
@@ -281,6 +286,7 @@ async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> 
         configured: false,
         master_host: None,
         epoch: None,
+        replicas: Vec::new(),
     };
     let addr = format!("{ip}:{SENTINEL_PORT}");
     let Ok(mut c) = client::Conn::open(&addr, Some(pw)).await else {
@@ -299,6 +305,14 @@ async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> 
     if v.configured {
         if let Ok(r) = c.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", set]).await {
             v.master_host = client::strings(&r).first().cloned();
+        }
+        if let Ok(Reply::Array(Some(rs))) = c.call(&["SENTINEL", "REPLICAS", set]).await {
+            for r in rs {
+                let kv = client::strings(&r);
+                if let Some(ip) = kv.chunks(2).find(|c| c.len() == 2 && c[0] == "ip") {
+                    v.replicas.push(ip[1].clone());
+                }
+            }
         }
     }
     Some(v)
@@ -518,6 +532,19 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
                 tracing::warn!(sentinel = %s.name, "configuring: {e}");
             }
         }
+        // A data pod no sentinel knows that stands alone as a master (it
+        // started after bootstrap, or a scale-up) is pointed at the master;
+        // pods the sentinels know are theirs to fix.
+        let known: Vec<&String> = sentinels.iter().flat_map(|s| &s.replicas).collect();
+        let strays: Vec<DataPod> = data
+            .iter()
+            .filter(|p| p.name != mst && p.is_master == Some(true))
+            .filter(|p| !known.contains(&&names.data_host(&p.name)))
+            .cloned()
+            .collect();
+        if !strays.is_empty() {
+            point_data_pods(&names, &strays, &mst, &pw).await;
+        }
         Some(mst)
     } else if configured == 0 {
         match decide::bootstrap_master(&data, &recorded) {
@@ -562,12 +589,46 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
         .filter_map(|p| p.ip.clone())
         .collect();
     let slices: Api<EndpointSlice> = Api::namespaced(c.clone(), &ns);
-    apply(
-        &slices,
-        endpoint_slice(&rc, &names, &names.cache, &master_ips),
-        m,
-    )
-    .await?;
+    // What was observed at the start may be stale by now (the event path
+    // may have switched the Service meanwhile): the master is asked again,
+    // and a pod that no longer says master is not written back.
+    let still_master = match master_ips.first() {
+        Some(ip) => matches!(
+            client::command(&format!("{ip}:{DATA_PORT}"), Some(&pw), &["ROLE"]).await,
+            Ok(Reply::Array(Some(a))) if a.first().map(Reply::text).as_deref() == Some("master")
+        ),
+        None => false,
+    };
+    // The reconcile never moves the Service away from a pod that still
+    // says master: during a switch both may, and the move belongs to the
+    // +switch-master event (events.rs); the reconcile catches up once the
+    // old one has stepped down (or is gone).
+    let live: Vec<String> = slices
+        .get_opt(&names.cache)
+        .await?
+        .map(|sl| {
+            sl.endpoints
+                .iter()
+                .flat_map(|e| e.addresses.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut live_is_master = false;
+    for ip in live.iter().filter(|ip| !master_ips.contains(ip)) {
+        live_is_master |= matches!(
+            client::command(&format!("{ip}:{DATA_PORT}"), Some(&pw), &["ROLE"]).await,
+            Ok(Reply::Array(Some(a))) if a.first().map(Reply::text).as_deref() == Some("master")
+        );
+    }
+    // Written here only when the event path did not do it.
+    let switched_here = still_master
+        && !live_is_master
+        && apply(
+            &slices,
+            endpoint_slice(&rc, &names, &names.cache, &master_ips),
+            m,
+        )
+        .await?;
     apply(
         &slices,
         endpoint_slice(&rc, &names, &names.replicas(), &replica_ips),
@@ -678,7 +739,9 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
         conditions,
     };
     if old.master.is_some() && master.is_some() && old.master != master {
-        m.failovers.fetch_add(1, Ordering::Relaxed);
+        if switched_here && !master_ips.is_empty() {
+            m.failovers.fetch_add(1, Ordering::Relaxed);
+        }
         status.last_failover_time = Some(now_rfc3339());
     }
     // The offset moves with every write: it alone is no reason to write.
@@ -696,6 +759,7 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
         )
         .await?;
         m.writes.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(cache = %names.cache, "status written: {:?}", diff_fields(&cmp_old, &cmp_new));
     }
     if let Some((reason, msg)) = degraded {
         tracing::warn!(cache = %names.cache, %reason, "{msg}");
@@ -706,6 +770,21 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
     } else {
         Duration::from_secs(2)
     }))
+}
+
+/// The top-level status fields that differ (for the log).
+fn diff_fields(a: &ReplicatedCacheStatus, b: &ReplicatedCacheStatus) -> Vec<String> {
+    let (a, b) = (json!(a), json!(b));
+    let keys: std::collections::BTreeSet<&String> = a
+        .as_object()
+        .into_iter()
+        .chain(b.as_object())
+        .flat_map(|o| o.keys())
+        .collect();
+    keys.into_iter()
+        .filter(|k| a.get(k.as_str()) != b.get(k.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// Errors requeue with a back-off that grows per cache.

@@ -146,6 +146,7 @@ async fn switch(
         Ok(Reply::Array(Some(a))) if a.first().map(Reply::text).as_deref() == Some("master") => {}
         _ => return,
     }
+    let _one_at_a_time = ctx.switch_lock.lock().await;
     let slice = controller::endpoint_slice(rc, names, &names.cache, &[ip]);
     let api = Api::namespaced(ctx.client.clone(), &names.namespace);
     match controller::apply(&api, slice, &ctx.metrics).await {

@@ -9,6 +9,7 @@
 //!   pure.
 //! - [`client`]: the RESP client for data pods and sentinels.
 //! - [`controller`]: the reconcile loop (kube-runtime).
+//! - [`http`]: /metrics, /healthz, /readyz.
 //! - [`events`]: the sentinels' events; `+switch-master` moves the master
 //!   Service at once.
 
@@ -18,3 +19,4 @@ pub mod controller;
 pub mod crd;
 pub mod decide;
 pub mod events;
+pub mod http;

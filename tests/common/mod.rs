@@ -119,8 +119,10 @@ impl Proc {
                 if s.write_all(b"PING\r\n").is_ok() {
                     let mut b = [0u8; 64];
                     if let Ok(n) = s.read(&mut b) {
-                        // +PONG, or -NOAUTH when a password is set: either way it serves.
-                        if n > 0 {
+                        // +PONG, or -NOAUTH when a password is set: either
+                        // way it serves. -LOADING (redis-server replaying
+                        // its files) is not ready yet.
+                        if n > 0 && !b[..n].starts_with(b"-LOADING") {
                             return true;
                         }
                     }

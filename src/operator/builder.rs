@@ -212,8 +212,9 @@ pub fn data_config(spec: &ReplicatedCacheSpec) -> String {
     c
 }
 
-/// FNV-1a, for the config hash annotation (stable across builds).
-fn fnv1a(s: &str) -> String {
+/// FNV-1a, for the config and applied hash annotations (stable across
+/// builds).
+pub fn fnv1a(s: &str) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in s.bytes() {
         h ^= b as u64;

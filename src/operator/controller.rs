@@ -142,13 +142,15 @@ pub struct Ctx {
 }
 
 fn hash_of<T: Serialize>(obj: &T) -> String {
-    let text = serde_json::to_string(obj).unwrap_or_default();
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in text.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    format!("{h:016x}")
+    builder::fnv1a(&serde_json::to_string(obj).unwrap_or_default())
+}
+
+/// Whether the data server at `ip` answers ROLE with `master`.
+pub async fn says_master(ip: &str, pw: &str) -> bool {
+    matches!(
+        client::command(&format!("{ip}:{DATA_PORT}"), Some(pw), &["ROLE"]).await,
+        Ok(Reply::Array(Some(a))) if a.first().map(Reply::text).as_deref() == Some("master")
+    )
 }
 
 /// Server-side applies `obj` unless the live object carries the same
@@ -593,10 +595,7 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
     // may have switched the Service meanwhile): the master is asked again,
     // and a pod that no longer says master is not written back.
     let still_master = match master_ips.first() {
-        Some(ip) => matches!(
-            client::command(&format!("{ip}:{DATA_PORT}"), Some(&pw), &["ROLE"]).await,
-            Ok(Reply::Array(Some(a))) if a.first().map(Reply::text).as_deref() == Some("master")
-        ),
+        Some(ip) => says_master(ip, &pw).await,
         None => false,
     };
     // The reconcile never moves the Service away from a pod that still
@@ -615,10 +614,7 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
         .unwrap_or_default();
     let mut live_is_master = false;
     for ip in live.iter().filter(|ip| !master_ips.contains(ip)) {
-        live_is_master |= matches!(
-            client::command(&format!("{ip}:{DATA_PORT}"), Some(&pw), &["ROLE"]).await,
-            Ok(Reply::Array(Some(a))) if a.first().map(Reply::text).as_deref() == Some("master")
-        );
+        live_is_master |= says_master(ip, &pw).await;
     }
     // Written here only when the event path did not do it.
     let switched_here = still_master

@@ -19,7 +19,7 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use super::builder::{self, Names, DATA_PORT, SENTINEL_PORT};
-use super::client::{self, Reply};
+use super::client;
 use super::controller::{self, Ctx};
 use super::crd::ReplicatedCache;
 use super::decide;
@@ -131,20 +131,11 @@ async fn switch(
 ) {
     let new_pod = decide::pod_of_host(new_host).to_string();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &names.namespace);
-    let Some(ip) = pods
-        .get_opt(&new_pod)
-        .await
-        .ok()
-        .flatten()
-        .as_ref()
-        .and_then(controller::pod_ip)
-    else {
+    let Some(ip) = ip_of(&pods, &new_pod).await else {
         return;
     };
-    let addr = format!("{ip}:{DATA_PORT}");
-    match client::command(&addr, Some(pw), &["ROLE"]).await {
-        Ok(Reply::Array(Some(a))) if a.first().map(Reply::text).as_deref() == Some("master") => {}
-        _ => return,
+    if !controller::says_master(&ip, pw).await {
+        return;
     }
     let _one_at_a_time = ctx.switch_lock.lock().await;
     let slice = controller::endpoint_slice(rc, names, &names.cache, &[ip]);
@@ -180,14 +171,7 @@ async fn switch(
     }
     // The demoted node's clients reconnect through the Service.
     let old_pod = decide::pod_of_host(old_host).to_string();
-    if let Some(old_ip) = pods
-        .get_opt(&old_pod)
-        .await
-        .ok()
-        .flatten()
-        .as_ref()
-        .and_then(controller::pod_ip)
-    {
+    if let Some(old_ip) = ip_of(&pods, &old_pod).await {
         let _ = client::command(
             &format!("{old_ip}:{DATA_PORT}"),
             Some(pw),
@@ -195,4 +179,10 @@ async fn switch(
         )
         .await;
     }
+}
+
+/// A pod's IP, when it exists and has one.
+async fn ip_of(pods: &Api<Pod>, name: &str) -> Option<String> {
+    let pod = pods.get_opt(name).await.ok().flatten()?;
+    controller::pod_ip(&pod)
 }

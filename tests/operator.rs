@@ -1,5 +1,9 @@
 //! picket-operator on the Kubernetes test bed: the CRD as the API server
-//! enforces it. Every wait is bounded.
+//! enforces it, and caches driven by a real operator through failovers,
+//! a force-deleted master, an operator killed mid-failover, and the
+//! in-cluster install from deploy/ with two replicas and a Lease. Tests
+//! that run an operator take turns (an operator serves every namespace).
+//! Every wait is bounded.
 
 mod common;
 use common::k8s::*;
@@ -98,8 +102,14 @@ fn the_api_server_validates_replicated_caches() {
     assert_eq!(header, ["NAME", "MASTER", "READY", "SENTINELS", "AGE"]);
 }
 
+/// Operators serve every namespace: the tests that run one take turns.
+fn one_operator_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The operator as a process on the host (a local run with the test
-/// bed's kubeconfig), killed when dropped.
+/// bed's kubeconfig, leader election on), stopped when dropped.
 struct Operator {
     child: std::process::Child,
     /// Its /metrics, /healthz, /readyz address.
@@ -108,7 +118,11 @@ struct Operator {
 
 impl Operator {
     fn start(log: &std::path::Path) -> Operator {
-        let out = std::fs::File::create(log).unwrap();
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
         let http = format!("127.0.0.1:{}", common::free_port());
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_picket-operator"))
             .args(["--http-addr", &http])
@@ -135,11 +149,98 @@ impl Operator {
     }
 }
 
-impl Drop for Operator {
-    fn drop(&mut self) {
+impl Operator {
+    /// SIGKILL: no chance to hand the Lease back.
+    fn kill_hard(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl Drop for Operator {
+    /// SIGTERM (it releases the Lease for the next test), then SIGKILL.
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return; // already reaped (kill_hard): its PID is not ours any more
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits (120 s) for `rcache/<name>` to be Available.
+fn wait_available(ns: &Namespace, name: &str, log: &std::path::Path) {
+    let rc = format!("rcache/{name}");
+    let available = ns.kubectl(&["wait", "--for=condition=Available", &rc, "--timeout=120s"]);
+    assert!(
+        available.is_ok(),
+        "{available:?}\n{}\n{}",
+        ns.describe(),
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// The notes of the Events with `reason` in the namespace.
+fn event_notes(ns: &Namespace, reason: &str) -> Vec<String> {
+    let jp =
+        format!("jsonpath={{range .items[?(@.reason==\"{reason}\")]}}{{.note}}{{\"\\n\"}}{{end}}");
+    ns.kubectl(&["get", "events.events.k8s.io", "-o", &jp])
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A pod's IP.
+fn pod_ip(ns: &Namespace, pod: &str) -> String {
+    ns.jsonpath(&["pod", pod], "{.status.podIP}")
+}
+
+/// The data pods that answer ROLE master.
+fn masters(ns: &Namespace, pw: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("cache-{i}"))
+        .filter(|p| {
+            let ip = pod_ip(ns, p);
+            !ip.is_empty() && role_within(&format!("{ip}:6379"), pw).as_deref() == Some("master")
+        })
+        .collect()
+}
+
+/// ROLE's first element, or None when the server does not answer.
+fn role_within(addr: &str, pw: &str) -> Option<String> {
+    let c = redis::Client::open(format!("redis://:{pw}@{addr}/")).ok()?;
+    let mut c = c.get_connection_with_timeout(Duration::from_secs(2)).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    let v: Vec<redis::Value> = redis::cmd("ROLE").query(&mut c).ok()?;
+    match v.first() {
+        Some(redis::Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
+/// Polls the master EndpointSlice every 50 ms for up to `limit` until it
+/// holds one address other than `old`; fails on ever seeing two.
+fn wait_master_moved(ns: &Namespace, old: &[String], limit: Duration) -> Option<String> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        let now = master_slice(ns);
+        assert!(now.len() <= 1, "two masters behind the Service: {now:?}");
+        if now.len() == 1 && now != old {
+            return now.into_iter().next();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
 }
 
 fn secret_password(ns: &Namespace, secret: &str) -> String {
@@ -189,6 +290,7 @@ fn role(addr: &str, pw: &str) -> String {
 /// records the switch.
 #[test]
 fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
+    let _turn = one_operator_at_a_time();
     install_crd();
     let ns = Namespace::new("operator-e2e");
     let dir = tempfile::tempdir().unwrap();
@@ -349,4 +451,429 @@ fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
         );
         ip == seen[0] && st.ends_with("3/3")
     }));
+    // Events tell the story: the bootstrap and the switch with its latency.
+    let new_pod = ns.jsonpath(&["rcache", "cache"], "{.status.master}");
+    assert!(
+        event_notes(&ns, "Bootstrapped")
+            .iter()
+            .any(|n| n.starts_with("master cache-0;")),
+        "{}",
+        ns.describe()
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || event_notes(
+            &ns,
+            "MasterSwitched"
+        )
+        .iter()
+        .any(|n| n.contains(&format!("promoted {new_pod} (was cache-0)"))
+            && n.ends_with("ms after +switch-master"))),
+        "{:?}",
+        event_notes(&ns, "MasterSwitched")
+    );
+    assert!(
+        !event_notes(&ns, "FailoverEnded").is_empty(),
+        "{}",
+        ns.describe()
+    );
+}
+
+/// Writes `w<i>` through `addr` until `stop`, each acknowledged by one
+/// replica (WAIT 1) before the next; reconnects on errors. Returns the
+/// acknowledged keys and when each write was accepted.
+fn acknowledged_writer(
+    addr: String,
+    pw: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(Vec<String>, Vec<std::time::Instant>)> {
+    std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        let mut accepted = Vec::new();
+        let mut conn: Option<redis::Connection> = None;
+        let mut i = 0u64;
+        let start = std::time::Instant::now();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed)
+            && start.elapsed() < Duration::from_secs(300)
+        {
+            if conn.is_none() {
+                conn = redis::Client::open(format!("redis://:{pw}@{addr}/"))
+                    .ok()
+                    .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)).ok());
+                if let Some(c) = &conn {
+                    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                } else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+            }
+            let c = conn.as_mut().unwrap();
+            let key = format!("w{i}");
+            i += 1;
+            if redis::cmd("SET").arg(&key).arg(i).query::<()>(c).is_err() {
+                conn = None;
+                continue;
+            }
+            accepted.push(std::time::Instant::now());
+            match redis::cmd("WAIT").arg(1).arg(500).query::<i64>(c) {
+                Ok(n) if n >= 1 => acked.push(key),
+                Ok(_) => {}
+                Err(_) => conn = None,
+            }
+        }
+        (acked, accepted)
+    })
+}
+
+/// The keys of `keys` missing on the server at `addr`.
+fn missing_keys(addr: &str, pw: &str, keys: &[String]) -> Vec<String> {
+    let mut c = redis_at(addr, pw);
+    let mut missing = Vec::new();
+    for chunk in keys.chunks(500) {
+        let vals: Vec<Option<String>> = redis::cmd("MGET").arg(chunk).query(&mut c).unwrap();
+        missing.extend(
+            chunk
+                .iter()
+                .zip(vals)
+                .filter(|(_, v)| v.is_none())
+                .map(|(k, _)| k.clone()),
+        );
+    }
+    missing
+}
+
+/// Force-deleting the master pod: a replica is promoted and the Service
+/// follows, no write acknowledged by a replica (WAIT 1) is lost, the
+/// recreated pod rejoins as a replica (it never comes back as an empty
+/// master), and exactly one pod says master.
+#[test]
+fn a_force_deleted_master_loses_no_acknowledged_write_and_its_pod_rejoins() {
+    let _turn = one_operator_at_a_time();
+    install_crd();
+    let ns = Namespace::new("operator-kill");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("operator.log");
+    let _op = Operator::start(&log);
+    ns.apply(&cache_yaml(
+        "cache",
+        "  sentinel: {downAfterMilliseconds: 2000, failoverTimeout: 10000}\n",
+    ));
+    wait_available(&ns, "cache", &log);
+    let pw = secret_password(&ns, "cache-auth");
+    let vip = ns.jsonpath(&["service", "cache"], "{.spec.clusterIP}");
+    let service = format!("{vip}:6379");
+    // Both replicas synced before the fault.
+    assert!(eventually(Duration::from_secs(60), || {
+        let mut m = redis_at(&service, &pw);
+        matches!(
+            redis::cmd("WAIT").arg(2).arg(1000).query::<i64>(&mut m),
+            Ok(2)
+        )
+    }));
+    let old = master_slice(&ns);
+    assert_eq!(old.len(), 1);
+    let old_pod = ns.jsonpath(&["rcache", "cache"], "{.status.master}");
+    assert_eq!(old_pod, "cache-0");
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = acknowledged_writer(service.clone(), pw.clone(), stop.clone());
+    std::thread::sleep(Duration::from_secs(3));
+    let killed = std::time::Instant::now();
+    ns.fault("force-delete", &old_pod);
+    let new_ip = wait_master_moved(&ns, &old, Duration::from_secs(90));
+    assert!(
+        new_ip.is_some(),
+        "the master Service did not move\n{}\n{}",
+        ns.describe(),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let new_ip = new_ip.unwrap();
+    // Writes through the Service resume on the new master.
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acked, accepted) = writer.join().unwrap();
+    let first_after = accepted
+        .iter()
+        .find(|t| **t > killed + Duration::from_millis(10))
+        .map(|t| t.duration_since(killed));
+    eprintln!(
+        "{} writes acknowledged; first write accepted {first_after:?} after the deletion",
+        acked.len()
+    );
+    assert!(
+        first_after.is_some(),
+        "no write accepted after the deletion"
+    );
+    assert!(acked.len() > 10, "{}", acked.len());
+    let new_master = format!("{new_ip}:6379");
+    assert_eq!(role(&new_master, &pw), "master");
+    let lost = missing_keys(&new_master, &pw, &acked);
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+
+    // The recreated pod rejoins as a replica of the new master, with the
+    // data; exactly one master.
+    let new_pod = ns.jsonpath(&["rcache", "cache"], "{.status.master}");
+    assert!(
+        eventually(Duration::from_secs(90), || {
+            let ip = pod_ip(&ns, &old_pod);
+            if ip.is_empty() || ip == old[0] {
+                return false;
+            }
+            let Ok(mut c) = redis::Client::open(format!("redis://:{pw}@{ip}:6379/"))
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            else {
+                return false;
+            };
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query(&mut c)
+                .unwrap_or_default();
+            info.contains("role:slave")
+                && info.contains("master_link_status:up")
+                && info.contains(&format!("master_host:{new_pod}."))
+        }),
+        "{} did not rejoin\n{}\n{}",
+        old_pod,
+        ns.describe(),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let rejoined = format!("{}:6379", pod_ip(&ns, &old_pod));
+    let lost = missing_keys(&rejoined, &pw, &acked);
+    assert!(
+        lost.is_empty(),
+        "the rejoined pod lacks {} keys",
+        lost.len()
+    );
+    assert_eq!(masters(&ns, &pw, 3), vec![new_pod.clone()]);
+    assert!(eventually(Duration::from_secs(60), || ns
+        .jsonpath(&["rcache", "cache"], "{.status.ready}")
+        == "3/3"));
+}
+
+/// The operator killed (SIGKILL) right as a failover starts, then started
+/// again: it takes the Lease over, moves the master Service to the
+/// promoted pod (never two addresses), and no data is lost.
+#[test]
+fn an_operator_killed_during_a_failover_converges_when_restarted() {
+    let _turn = one_operator_at_a_time();
+    install_crd();
+    let ns = Namespace::new("operator-restart");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("operator.log");
+    let op = Operator::start(&log);
+    ns.apply(&cache_yaml("cache", "  replicas: 2\n"));
+    wait_available(&ns, "cache", &log);
+    let pw = secret_password(&ns, "cache-auth");
+    let vip = ns.jsonpath(&["service", "cache"], "{.spec.clusterIP}");
+    let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
+    let mut m = redis_at(&format!("{vip}:6379"), &pw);
+    for k in &keys {
+        let _: () = redis::cmd("SET").arg(k).arg(k).query(&mut m).unwrap();
+    }
+    assert!(eventually(Duration::from_secs(60), || matches!(
+        redis::cmd("WAIT").arg(1).arg(1000).query::<i64>(&mut m),
+        Ok(1)
+    )));
+    let old = master_slice(&ns);
+    let s0 = pod_ip(&ns, "cache-sentinel-0");
+    let mut s = redis_at(&format!("{s0}:26379"), &pw);
+    let _: () = redis::cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg("cache")
+        .query(&mut s)
+        .unwrap();
+    op.kill_hard();
+    // The sentinels finish without it; the Service still shows the old
+    // master (now a replica) or nothing new.
+    assert!(eventually(Duration::from_secs(60), || {
+        let a: Vec<String> = redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg("cache")
+            .query(&mut s)
+            .unwrap_or_default();
+        a.first().is_some_and(|h| h.starts_with("cache-1."))
+    }));
+    assert!(master_slice(&ns).len() <= 1);
+    let op = Operator::start(&log);
+    let moved = wait_master_moved(&ns, &old, Duration::from_secs(60));
+    assert_eq!(
+        moved.as_deref(),
+        Some(pod_ip(&ns, "cache-1").as_str()),
+        "{}\n{}",
+        ns.describe(),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(op.counter("picket_operator_leader"), 1);
+    let lost = missing_keys(&format!("{vip}:6379"), &pw, &keys);
+    assert!(lost.is_empty(), "{} keys lost", lost.len());
+    assert!(eventually(Duration::from_secs(60), || ns
+        .jsonpath(&["rcache", "cache"], "{.status.master}")
+        == "cache-1"));
+    assert_eq!(masters(&ns, &pw, 2), vec!["cache-1".to_string()]);
+}
+
+/// `kubectl apply -f deploy/`, undone (but the CRD) when dropped: the
+/// namespace and its pods are gone before the next test runs an operator.
+struct Installed;
+
+const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
+
+impl Installed {
+    fn apply() -> Installed {
+        k(&["apply", "-f", DEPLOY]);
+        Installed
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let _ = kubectl(&[
+            "delete",
+            "namespace",
+            "picket-system",
+            "--ignore-not-found",
+            "--timeout=120s",
+        ]);
+        let _ = kubectl(&[
+            "delete",
+            "clusterrole,clusterrolebinding",
+            "picket-operator",
+            "--ignore-not-found",
+        ]);
+    }
+}
+
+fn lease_holder() -> String {
+    kubectl(&[
+        "-n",
+        "picket-system",
+        "get",
+        "lease",
+        "picket-operator",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ])
+    .unwrap_or_default()
+}
+
+/// GET `path` from `addr`, the body.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) =
+        std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))
+    else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+    let _ = s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body
+}
+
+/// The README's install: `kubectl apply -f deploy/` runs two operator
+/// replicas in the cluster (its ServiceAccount, least-privilege RBAC),
+/// one holding the Lease, the other ready on standby. A cache comes up;
+/// the leader's pod is deleted, the standby takes the Lease and follows
+/// the next failover.
+#[test]
+fn the_operator_installed_from_deploy_runs_in_the_cluster_with_a_standby() {
+    let _turn = one_operator_at_a_time();
+    install_crd();
+    let _installed = Installed::apply();
+    let sys = |args: &[&str]| {
+        let mut a = vec!["-n", "picket-system"];
+        a.extend_from_slice(args);
+        kubectl(&a)
+    };
+    let rolled = sys(&[
+        "rollout",
+        "status",
+        "deployment/picket-operator",
+        "--timeout=120s",
+    ]);
+    assert!(
+        rolled.is_ok(),
+        "{rolled:?}\n{}",
+        sys(&["describe", "pods"]).unwrap_or_default()
+    );
+    let pods = || -> Vec<String> {
+        sys(&[
+            "get",
+            "pods",
+            "-l",
+            "app.kubernetes.io/name=picket-operator",
+            "--field-selector=status.phase=Running",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ])
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+    };
+    let mut holder = String::new();
+    assert!(eventually(Duration::from_secs(60), || {
+        holder = lease_holder();
+        pods().contains(&holder)
+    }));
+    let logs = |pod: &str| sys(&["logs", pod]).unwrap_or_else(|e| e);
+
+    let ns = Namespace::new("operator-incluster");
+    ns.apply(&cache_yaml("cache", "  replicas: 2\n"));
+    let available = ns.kubectl(&[
+        "wait",
+        "--for=condition=Available",
+        "rcache/cache",
+        "--timeout=120s",
+    ]);
+    assert!(
+        available.is_ok(),
+        "{available:?}\n{}\n{}",
+        ns.describe(),
+        logs(&holder)
+    );
+    // The leader says so on /metrics; the standby is ready but idle.
+    let leader_ip = sys(&["get", "pod", &holder, "-o", "jsonpath={.status.podIP}"]).unwrap();
+    assert!(
+        http_get(&format!("{leader_ip}:8080"), "/metrics").contains("\npicket_operator_leader 1\n")
+    );
+    let standby = pods()
+        .into_iter()
+        .find(|p| *p != holder)
+        .expect("a standby pod");
+    let standby_ip = sys(&["get", "pod", &standby, "-o", "jsonpath={.status.podIP}"]).unwrap();
+    let sm = http_get(&format!("{standby_ip}:8080"), "/metrics");
+    assert!(sm.contains("\npicket_operator_leader 0\n"), "{sm}");
+    assert!(
+        sm.contains("\npicket_operator_reconciles_total 0\n"),
+        "{sm}"
+    );
+
+    // The leader's pod goes; the standby takes over.
+    let _ = sys(&["delete", "pod", &holder, "--wait=false"]);
+    assert!(
+        eventually(Duration::from_secs(60), || lease_holder() == standby),
+        "holder {}\n{}",
+        lease_holder(),
+        logs(&standby)
+    );
+    let old = master_slice(&ns);
+    let pw = secret_password(&ns, "cache-auth");
+    let s0 = pod_ip(&ns, "cache-sentinel-0");
+    let mut s = redis_at(&format!("{s0}:26379"), &pw);
+    let _: () = redis::cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg("cache")
+        .query(&mut s)
+        .unwrap();
+    let moved = wait_master_moved(&ns, &old, Duration::from_secs(60));
+    assert_eq!(
+        moved.as_deref(),
+        Some(pod_ip(&ns, "cache-1").as_str()),
+        "{}\n{}",
+        ns.describe(),
+        logs(&standby)
+    );
+    let m = http_get(&format!("{standby_ip}:8080"), "/metrics");
+    assert!(m.contains("\npicket_operator_leader 1\n"), "{m}");
 }

@@ -1,14 +1,28 @@
 //! picket-operator: runs the ReplicatedCache controller.
 //!
 //!   picket-operator [--server-image IMAGE] [--http-addr HOST:PORT]
+//!                   [--no-leader-elect] [--lease-namespace NS]
+//!                   [--no-sentinel-events]
 //!
 //! `--http-addr` (default 127.0.0.1:8080) serves /metrics, /healthz and
 //! /readyz; in a cluster the Deployment sets 0.0.0.0:8080.
+//!
+//! Leader election: replicas compete for the Lease `picket-operator` (in
+//! `--lease-namespace`, else $POD_NAMESPACE, else `default`); only the
+//! holder reconciles and follows the sentinels, the others wait ready to
+//! take over within the Lease's 10 s. A leader that loses the Lease exits
+//! at once (its pod restarts as a standby); one that is stopped releases
+//! it. The identity is $POD_NAME (else host name and PID).
+//!
+//! `--no-sentinel-events` leaves out the sentinels' event subscriptions:
+//! the master Service then moves only when a reconcile finds the change,
+//! as polling operators do (benches/operator-failover.sh compares both).
 //!
 //! The cluster comes from KUBECONFIG / ~/.kube/config for local runs, or
 //! the in-cluster ServiceAccount. Logs with tracing (RUST_LOG).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -16,7 +30,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{watcher, Controller};
 use kube::{Api, Client, ResourceExt};
-use picket::operator::controller::{self, Ctx, Metrics};
+use kube_lease_manager::LeaseManagerBuilder;
+use picket::operator::controller::{self, Ctx};
 use picket::operator::crd::ReplicatedCache;
 
 fn main() -> anyhow::Result<()> {
@@ -28,6 +43,12 @@ fn main() -> anyhow::Result<()> {
         .init();
     let mut image = format!("picket.local/picket-server:{}", env!("CARGO_PKG_VERSION"));
     let mut http_addr: std::net::SocketAddr = "127.0.0.1:8080".parse()?;
+    let mut leader_elect = true;
+    let mut sentinel_events = true;
+    let mut lease_ns = std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".into());
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -44,6 +65,13 @@ fn main() -> anyhow::Result<()> {
                     .parse()
                     .map_err(|e| anyhow::anyhow!("--http-addr {v}: {e}"))?;
             }
+            "--no-leader-elect" => leader_elect = false,
+            "--no-sentinel-events" => sentinel_events = false,
+            "--lease-namespace" => {
+                lease_ns = args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--lease-namespace needs a value"))?
+            }
             "--version" => {
                 println!("picket-operator {}", env!("CARGO_PKG_VERSION"));
                 return Ok(());
@@ -55,23 +83,93 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run(image, http_addr))
+    let lease = leader_elect.then_some(lease_ns);
+    rt.block_on(run(image, http_addr, lease, sentinel_events))
 }
 
-async fn run(image: String, http_addr: std::net::SocketAddr) -> anyhow::Result<()> {
+/// The Lease the operator's replicas compete for.
+const LEASE: &str = "picket-operator";
+
+/// SIGTERM or SIGINT.
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn identity() -> String {
+    if let Some(pod) = std::env::var("POD_NAME").ok().filter(|s| !s.is_empty()) {
+        return pod;
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{host}-{}", std::process::id())
+}
+
+async fn run(
+    image: String,
+    http_addr: std::net::SocketAddr,
+    lease_ns: Option<String>,
+    sentinel_events: bool,
+) -> anyhow::Result<()> {
     let client = Client::try_default().await?;
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), server_image = %image, "picket-operator starting");
-    let ctx = Arc::new(Ctx {
-        client: client.clone(),
-        default_image: image,
-        metrics: Arc::new(Metrics::default()),
-        switch_lock: Default::default(),
-    });
+    let me = identity();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), server_image = %image, identity = %me, "picket-operator starting");
+    let ctx = Arc::new(Ctx::new(client.clone(), image, me.clone()));
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let bound =
         picket::operator::http::spawn(http_addr, ctx.metrics.clone(), ready.clone()).await?;
     tracing::info!(addr = %bound, "serving /metrics, /healthz, /readyz");
-    tokio::spawn(picket::operator::events::run(ctx.clone()));
+
+    // Leader election: a standby is ready (it serves and waits) but does
+    // nothing else until it holds the Lease.
+    let mut lease = None;
+    if let Some(ns) = lease_ns {
+        let manager = LeaseManagerBuilder::new(client.clone(), LEASE)
+            .with_namespace(&ns)
+            .with_identity(&me)
+            .with_duration(10)
+            .with_grace(3)
+            .build()
+            .await?;
+        let (mut held, task) = manager.watch().await;
+        ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(lease = LEASE, namespace = %ns, "waiting for the leader Lease");
+        while !*held.borrow_and_update() {
+            tokio::select! {
+                r = held.changed() => r.map_err(|_| anyhow::anyhow!("the Lease manager stopped"))?,
+                _ = stop_signal() => {
+                    drop(held);
+                    let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+                    tracing::info!("picket-operator stopped (standby)");
+                    return Ok(());
+                }
+            }
+        }
+        tracing::info!(lease = LEASE, "leading");
+        // Losing the Lease ends the process: a standby holds it now, and
+        // two active operators must never act at once.
+        let mut lost = held.clone();
+        let watch = tokio::spawn(async move {
+            loop {
+                if lost.changed().await.is_err() || !*lost.borrow_and_update() {
+                    tracing::error!("lost the leader Lease; exiting");
+                    std::process::exit(1);
+                }
+            }
+        });
+        lease = Some((held, task, watch));
+    }
+    ctx.metrics
+        .leader
+        .store(1, std::sync::atomic::Ordering::Relaxed);
+    if sentinel_events {
+        tokio::spawn(picket::operator::events::run(ctx.clone()));
+    }
     let caches: Api<ReplicatedCache> = Api::all(client.clone());
     let wc = watcher::Config::default();
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=picket-operator");
@@ -96,6 +194,12 @@ async fn run(image: String, http_addr: std::net::SocketAddr) -> anyhow::Result<(
             }
         })
         .await;
+    if let Some((held, task, watch)) = lease {
+        // Stopped (SIGTERM): hand the Lease back.
+        watch.abort();
+        drop(held);
+        let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+    }
     tracing::info!("picket-operator stopped");
     Ok(())
 }

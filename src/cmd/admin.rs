@@ -274,7 +274,7 @@ fn config_get(ctx: &mut Ctx) -> CmdResult {
 fn config_set(ctx: &mut Ctx) -> CmdResult {
     // Arity (-4) already rejected `CONFIG SET name`; an odd tail is a
     // syntax error in Redis 7.0.
-    if ctx.argc() % 2 != 0 {
+    if !ctx.argc().is_multiple_of(2) {
         return Err(errors::SYNTAX);
     }
     let mut newcfg = ctx.srv.config.clone();

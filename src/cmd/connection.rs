@@ -520,7 +520,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         f_addr = Some(ctx.arg(2));
         skipme = false;
     } else {
-        if ctx.argc() % 2 != 0 {
+        if !ctx.argc().is_multiple_of(2) {
             return Err(errors::SYNTAX);
         }
         let mut i = 2;

@@ -82,7 +82,7 @@ fn replicaof(ctx: &mut Ctx) -> CmdResult {
 /// REPLCONF option value [option value ...]
 /// ```
 fn replconf(ctx: &mut Ctx) -> CmdResult {
-    if ctx.argc() % 2 == 0 {
+    if ctx.argc().is_multiple_of(2) {
         return Err(errors::SYNTAX);
     }
     let mut conf = ctx.client.repl_conf.clone().unwrap_or_default();

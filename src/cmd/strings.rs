@@ -310,7 +310,7 @@ fn set_pairs(ctx: &mut Ctx) {
 /// MSET key value [key value ...]
 /// ```
 fn mset(ctx: &mut Ctx) -> CmdResult {
-    if ctx.argc() % 2 == 0 {
+    if ctx.argc().is_multiple_of(2) {
         return Err(RErr::lit(
             "ERR wrong number of arguments for 'mset' command",
         ));
@@ -324,7 +324,7 @@ fn mset(ctx: &mut Ctx) -> CmdResult {
 /// MSETNX key value [key value ...]
 /// ```
 fn msetnx(ctx: &mut Ctx) -> CmdResult {
-    if ctx.argc() % 2 == 0 {
+    if ctx.argc().is_multiple_of(2) {
         return Err(RErr::lit(
             "ERR wrong number of arguments for 'msetnx' command",
         ));

@@ -200,7 +200,7 @@ fn zadd_generic(ctx: &mut Ctx, zincrby: bool) -> CmdResult {
         idx += 1;
     }
     let rest = ctx.argc() - idx;
-    if rest == 0 || rest % 2 != 0 {
+    if rest == 0 || !rest.is_multiple_of(2) {
         return Err(errors::SYNTAX);
     }
     let elements = rest / 2;

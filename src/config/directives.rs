@@ -579,7 +579,7 @@ pub static DIRECTIVES: &[Directive] = &[
                 c.save.clear();
                 return Ok(());
             }
-            if args.len() % 2 != 0 {
+            if !args.len().is_multiple_of(2) {
                 return Err("Invalid save parameters".into());
             }
             let mut rules = Vec::new();
@@ -635,7 +635,7 @@ pub static DIRECTIVES: &[Directive] = &[
         set: |c, a| {
             // Merged per class into the current value: `<class> <hard> <soft> <seconds>`...
             let toks: Vec<&str> = a.iter().flat_map(|s| s.split_whitespace()).collect();
-            if toks.is_empty() || toks.len() % 4 != 0 {
+            if toks.is_empty() || !toks.len().is_multiple_of(4) {
                 return Err("Wrong number of arguments in buffer limit configuration.".into());
             }
             let mut classes =

@@ -4,10 +4,15 @@
 //!
 //! For cache `c` in namespace `ns`:
 //! - ConfigMap `c-config`: `picket.conf`, the data pods' settings.
-//! - StatefulSet `c`: the data pods. Each starts without `replicaof` (the
-//!   operator points them once it has chosen the master) and announces
-//!   its stable name `c-<i>.c-headless.ns.svc.cluster.local`
-//!   (`replica-announce-ip`), so no pod IP ends up in Sentinel state.
+//! - StatefulSet `c`: the data pods. Each starts as a replica of
+//!   [`NO_MASTER`], a name that never resolves: read-only, refusing to feed
+//!   replicas (`-NOMASTERLINK`), never a master by accident. A restarted
+//!   master pod (empty, or with files older than its replicas) can't be
+//!   taken for the master the sentinels knew and copied over the replicas'
+//!   data; the operator promotes the first master at bootstrap and points
+//!   the others, and Sentinel does the rest. Each announces its stable name
+//!   `c-<i>.c-headless.ns.svc.cluster.local` (`replica-announce-ip`), so no
+//!   pod IP ends up in Sentinel state.
 //! - StatefulSet `c-sentinel`: the sentinels, each on an empty volume,
 //!   configured by the operator with SENTINEL commands after bootstrap.
 //! - Services: `c` (the master) and `c-replicas` (ready replicas) without
@@ -32,6 +37,11 @@ use super::crd::{ReplicatedCache, ReplicatedCacheSpec};
 pub const MANAGER: &str = "picket-operator";
 /// The data port.
 pub const DATA_PORT: u16 = 6379;
+/// The master every data pod starts replicating from: a name that never
+/// resolves (RFC 6761 reserves `.invalid`), so a new or restarted pod is
+/// a read-only replica with no link until it is told its master.
+pub const NO_MASTER: &str = "picket.invalid";
+
 /// The sentinel port.
 pub const SENTINEL_PORT: u16 = 26379;
 /// Where the data pods keep their files.
@@ -326,6 +336,7 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
             "--requirepass", "$(PICKET_PASSWORD)",
             "--masterauth", "$(PICKET_PASSWORD)",
             "--replica-announce-ip", announce,
+            "--replicaof", NO_MASTER, DATA_PORT.to_string(),
         ],
         "env": env(rc),
         "ports": [{"name": "redis", "containerPort": DATA_PORT}],
@@ -504,7 +515,9 @@ mod tests {
         assert_eq!(c.image.as_deref(), Some("picket.local/picket-server:0.1.0"));
         let args = c.args.clone().unwrap();
         assert!(args.contains(&"$(POD_NAME).cache-headless.shop.svc.cluster.local".to_string()));
-        assert!(!args.iter().any(|a| a == "--replicaof"), "{args:?}");
+        // Every data pod starts as a replica of nothing.
+        let at = args.iter().position(|a| a == "--replicaof").unwrap();
+        assert_eq!(args[at + 1..at + 3], [NO_MASTER, "6379"], "{args:?}");
         // Without persistence: an emptyDir and no claims, no saves.
         assert!(data.volume_claim_templates.is_none());
         let conf = &d.config.data.as_ref().unwrap()["picket.conf"];

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -24,7 +24,8 @@ use serde_json::json;
 use super::builder::{self, Names, DATA_PORT, MANAGER, SENTINEL_PORT};
 use super::client::{self, Reply};
 use super::crd::{Condition, ReplicatedCache, ReplicatedCacheStatus};
-use super::decide::{self, Bootstrap, DataPod, Recorded};
+use super::decide::{self, Bootstrap, DataPod, Recorded, SentinelCounts};
+use super::recorder::{Kind, Recorder};
 
 /// The annotation holding the hash of what was applied.
 pub const APPLIED: &str = "picket.dev/applied";
@@ -51,6 +52,11 @@ pub struct Metrics {
     pub writes: AtomicU64,
     /// Master changes seen.
     pub failovers: AtomicU64,
+    /// Sentinels reset (stale replicas or sentinels forgotten).
+    pub sentinel_resets: AtomicU64,
+    /// 1 while this process holds the leader Lease (or runs without
+    /// leader election), else 0.
+    pub leader: AtomicU64,
     /// Switch latencies (ms, from +switch-master to the EndpointSlice
     /// written), as a histogram: counts per bucket bound.
     pub switch_buckets: [AtomicU64; SWITCH_BUCKETS_MS.len()],
@@ -101,11 +107,20 @@ impl Metrics {
                 "Master switches applied to the master Service.",
                 g(&self.failovers),
             ),
+            (
+                "picket_operator_sentinel_resets_total",
+                "SENTINEL RESETs sent to sentinels remembering removed pods.",
+                g(&self.sentinel_resets),
+            ),
         ] {
             s.push_str(&format!(
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
             ));
         }
+        s.push_str(&format!(
+            "# HELP picket_operator_leader Whether this replica is the active one.\n# TYPE picket_operator_leader gauge\npicket_operator_leader {}\n",
+            g(&self.leader)
+        ));
         let h = "picket_operator_switch_latency_seconds";
         s.push_str(&format!("# HELP {h} From +switch-master to the master Service showing only the new master.\n# TYPE {h} histogram\n"));
         for (i, b) in SWITCH_BUCKETS_MS.iter().enumerate() {
@@ -139,7 +154,32 @@ pub struct Ctx {
     /// Serializes master switches: every sentinel reports the same
     /// +switch-master, and only the first should write.
     pub switch_lock: tokio::sync::Mutex<()>,
+    /// Kubernetes Events.
+    pub recorder: Recorder,
+    /// Failed reconciles in a row, per cache (namespace/name).
+    pub failures: std::sync::Mutex<BTreeMap<String, u32>>,
+    /// The last SENTINEL RESET, per cache.
+    pub resets: std::sync::Mutex<BTreeMap<String, Instant>>,
 }
+
+impl Ctx {
+    /// A context for `client`, reporting Events as `instance`.
+    pub fn new(client: Client, default_image: String, instance: String) -> Self {
+        Ctx {
+            recorder: Recorder::new(client.clone(), instance),
+            client,
+            default_image,
+            metrics: Arc::new(Metrics::default()),
+            switch_lock: Default::default(),
+            failures: Default::default(),
+            resets: Default::default(),
+        }
+    }
+}
+
+/// The minimum time between two SENTINEL RESETs of one cache's sentinels
+/// (Redis's documentation: at least 30 seconds).
+pub const RESET_GAP: Duration = Duration::from_secs(30);
 
 fn hash_of<T: Serialize>(obj: &T) -> String {
     builder::fnv1a(&serde_json::to_string(obj).unwrap_or_default())
@@ -255,6 +295,7 @@ async fn observe_data_pod(p: &Pod, pw: &str) -> DataPod {
         let info = String::from_utf8_lossy(&b);
         d.is_master = client::info_field(&info, "role").map(|r| r == "master");
         d.master_host = client::info_field(&info, "master_host");
+        d.link_up = client::info_field(&info, "master_link_status").as_deref() == Some("up");
         d.replid = client::info_field(&info, "master_replid");
         d.offset = client::info_field(&info, "master_repl_offset").and_then(|v| v.parse().ok());
         d.keys = client::info_field(&info, "db0")
@@ -277,6 +318,10 @@ struct SentinelView {
     epoch: Option<i64>,
     /// The replicas it knows (their announced hosts).
     replicas: Vec<String>,
+    /// Its master's flags (`master`, `s_down`, `failover_in_progress`...).
+    flags: String,
+    /// `num-other-sentinels`.
+    other_sentinels: i64,
 }
 
 async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> {
@@ -289,6 +334,8 @@ async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> 
         master_host: None,
         epoch: None,
         replicas: Vec::new(),
+        flags: String::new(),
+        other_sentinels: 0,
     };
     let addr = format!("{ip}:{SENTINEL_PORT}");
     let Ok(mut c) = client::Conn::open(&addr, Some(pw)).await else {
@@ -303,6 +350,10 @@ async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> 
         };
         v.configured = true;
         v.epoch = field("config-epoch").and_then(|e| e.parse().ok());
+        v.flags = field("flags").unwrap_or_default();
+        v.other_sentinels = field("num-other-sentinels")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
     }
     if v.configured {
         if let Ok(r) = c.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", set]).await {
@@ -449,20 +500,83 @@ pub fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-/// One reconcile of `rc`.
+fn cache_key(rc: &ReplicatedCache) -> String {
+    format!("{}/{}", rc.namespace().unwrap_or_default(), rc.name_any())
+}
+
+/// One reconcile of `rc`. A spec the operator can't serve (a missing
+/// Secret) becomes the `Degraded` condition and a Warning Event; nothing
+/// is applied until it is fixed.
 pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     ctx.metrics.reconciles.fetch_add(1, Ordering::Relaxed);
+    let r = reconcile_cache(&rc, &ctx).await;
+    match &r {
+        Ok(_) => {
+            ctx.failures.lock().unwrap().remove(&cache_key(&rc));
+        }
+        Err(Error::Spec(msg)) => report_invalid(&rc, &ctx, msg).await,
+        Err(_) => {}
+    }
+    r
+}
+
+/// The `Degraded` condition and an Event for a spec that can't be served.
+async fn report_invalid(rc: &ReplicatedCache, ctx: &Ctx, msg: &str) {
+    ctx.recorder
+        .publish(rc, Kind::Warning, "InvalidSpec", "Reconcile", msg)
+        .await;
+    let old = rc.status.clone().unwrap_or_default();
+    if old
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Degraded" && c.status == "True" && c.message == msg)
+    {
+        return;
+    }
+    let mut conditions: Vec<Condition> = old
+        .conditions
+        .iter()
+        .filter(|c| c.type_ != "Degraded")
+        .cloned()
+        .collect();
+    conditions.push(condition(
+        &old.conditions,
+        "Degraded",
+        true,
+        "InvalidSpec",
+        msg,
+        rc.metadata.generation,
+    ));
+    let api: Api<ReplicatedCache> =
+        Api::namespaced(ctx.client.clone(), &rc.namespace().unwrap_or_default());
+    let patch = json!({"status": {"conditions": conditions}});
+    match api
+        .patch_status(
+            &rc.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => {
+            ctx.metrics.writes.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => tracing::warn!(cache = %rc.name_any(), "writing the Degraded condition: {e}"),
+    }
+}
+
+async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Error> {
     if rc.metadata.deletion_timestamp.is_some() {
         // Garbage collection removes what it owns.
         return Ok(Action::await_change());
     }
-    let names = Names::of(&rc);
+    let names = Names::of(rc);
     let ns = names.namespace.clone();
     let m = &ctx.metrics;
-    let pw = password(&rc, &ns, &ctx).await?;
+    let pw = password(rc, &ns, ctx).await?;
 
     // The objects.
-    let d = builder::desired(&rc, &ctx.default_image);
+    let d = builder::desired(rc, &ctx.default_image);
     let c = ctx.client.clone();
     apply(&Api::namespaced(c.clone(), &ns), d.config.clone(), m).await?;
     for s in d.services.clone() {
@@ -530,33 +644,69 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
     let master = if let Some(mst) = agreed.clone() {
         // Sentinels decide. Fresh sentinels (a recreated pod) are told.
         for s in sentinels.iter().filter(|s| !s.configured && s.ready) {
-            if let Err(e) = configure_sentinel(&rc, &names, s, &mst, &pw).await {
-                tracing::warn!(sentinel = %s.name, "configuring: {e}");
+            match configure_sentinel(rc, &names, s, &mst, &pw).await {
+                Ok(()) => {
+                    let note = format!(
+                        "sentinel {} started with no state; it now monitors master {mst}",
+                        s.name
+                    );
+                    ctx.recorder
+                        .publish(rc, Kind::Normal, "SentinelConfigured", "Configure", &note)
+                        .await
+                }
+                Err(e) => tracing::warn!(sentinel = %s.name, "configuring: {e}"),
             }
         }
         // A data pod no sentinel knows that stands alone as a master (it
         // started after bootstrap, or a scale-up) is pointed at the master;
         // pods the sentinels know are theirs to fix.
+        // So is a pod waiting unassigned (new, or restarted): the
+        // sentinels would fix a replica they know, but only at their next
+        // INFO, and not one they don't know.
         let known: Vec<&String> = sentinels.iter().flat_map(|s| &s.replicas).collect();
         let strays: Vec<DataPod> = data
             .iter()
-            .filter(|p| p.name != mst && p.is_master == Some(true))
-            .filter(|p| !known.contains(&&names.data_host(&p.name)))
+            .filter(|p| p.name != mst)
+            .filter(|p| {
+                decide::unassigned(p)
+                    || (p.is_master == Some(true) && !known.contains(&&names.data_host(&p.name)))
+            })
             .cloned()
             .collect();
         if !strays.is_empty() {
             point_data_pods(&names, &strays, &mst, &pw).await;
+            for p in &strays {
+                let was = if decide::unassigned(p) {
+                    "started and waited to be told its master"
+                } else {
+                    "stood alone as a master no sentinel knows"
+                };
+                let note = format!("{} {was}; pointed at master {mst}", p.name);
+                ctx.recorder
+                    .publish(rc, Kind::Normal, "ReplicaRepointed", "Replicaof", &note)
+                    .await;
+            }
         }
+        fix_restarted_master(rc, ctx, &names, &data, &sentinels, &mst, &pw).await;
+        reset_stale_sentinel(rc, ctx, &names, &sentinels, &mst, &pw).await;
         Some(mst)
     } else if configured == 0 {
         match decide::bootstrap_master(&data, &recorded) {
             Bootstrap::Master(mst) => {
                 point_data_pods(&names, &data, &mst, &pw).await;
+                let mut told = 0;
                 for s in sentinels.iter().filter(|s| s.ready) {
-                    if let Err(e) = configure_sentinel(&rc, &names, s, &mst, &pw).await {
-                        tracing::warn!(sentinel = %s.name, "configuring: {e}");
+                    match configure_sentinel(rc, &names, s, &mst, &pw).await {
+                        Ok(()) => told += 1,
+                        Err(e) => tracing::warn!(sentinel = %s.name, "configuring: {e}"),
                     }
                 }
+                let note = format!(
+                    "master {mst}; the other data pods pointed at it; {told} sentinels monitor it"
+                );
+                ctx.recorder
+                    .publish(rc, Kind::Normal, "Bootstrapped", "Bootstrap", &note)
+                    .await;
                 progressing = Some(format!("bootstrapped with master {mst}"));
                 Some(mst)
             }
@@ -565,6 +715,9 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
                 None
             }
             Bootstrap::Refuse(why) => {
+                ctx.recorder
+                    .publish(rc, Kind::Warning, "RefusingOlderData", "Bootstrap", &why)
+                    .await;
                 degraded = Some(("RefusingOlderData".into(), why));
                 None
             }
@@ -585,9 +738,13 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
         .and_then(|p| p.ip.clone())
         .into_iter()
         .collect();
+    // Replicas of the master with their link up: not one still waiting
+    // to be told its master (it has no data), nor one mid-sync.
+    let master_host = master.as_ref().map(|mst| names.data_host(mst));
     let replica_ips: Vec<String> = data
         .iter()
         .filter(|p| Some(&p.name) != master.as_ref() && p.ready && p.is_master == Some(false))
+        .filter(|p| p.link_up && p.master_host.is_some() && p.master_host == master_host)
         .filter_map(|p| p.ip.clone())
         .collect();
     let slices: Api<EndpointSlice> = Api::namespaced(c.clone(), &ns);
@@ -621,13 +778,13 @@ pub async fn reconcile(rc: Arc<ReplicatedCache>, ctx: Arc<Ctx>) -> Result<Action
         && !live_is_master
         && apply(
             &slices,
-            endpoint_slice(&rc, &names, &names.cache, &master_ips),
+            endpoint_slice(rc, &names, &names.cache, &master_ips),
             m,
         )
         .await?;
     apply(
         &slices,
-        endpoint_slice(&rc, &names, &names.replicas(), &replica_ips),
+        endpoint_slice(rc, &names, &names.replicas(), &replica_ips),
         m,
     )
     .await?;
@@ -783,11 +940,142 @@ fn diff_fields(a: &ReplicatedCacheStatus, b: &ReplicatedCacheStatus) -> Vec<Stri
         .collect()
 }
 
-/// Errors requeue with a back-off that grows per cache.
+/// Errors requeue with a back-off that grows per cache (1 s doubling to
+/// 5 minutes; a success starts over).
 pub fn error_policy(rc: Arc<ReplicatedCache>, err: &Error, ctx: Arc<Ctx>) -> Action {
     ctx.metrics.errors.fetch_add(1, Ordering::Relaxed);
-    tracing::warn!(cache = %rc.name_any(), "reconcile failed: {err}");
-    Action::requeue(Duration::from_secs(5))
+    let n = {
+        let mut f = ctx.failures.lock().unwrap();
+        let n = f.entry(cache_key(&rc)).or_insert(0);
+        *n += 1;
+        *n - 1
+    };
+    let delay = decide::backoff(n);
+    tracing::warn!(cache = %rc.name_any(), retry_in = ?delay, "reconcile failed: {err}");
+    Action::requeue(delay)
+}
+
+/// The master the sentinels agree on restarted before they noticed and
+/// waits unassigned (see [`decide::restarted_master`]): ask a sentinel to
+/// fail over to a replica (at most once per failover-timeout), or, when
+/// it is the only data pod, promote it again.
+async fn fix_restarted_master(
+    rc: &ReplicatedCache,
+    ctx: &Ctx,
+    names: &Names,
+    data: &[DataPod],
+    sentinels: &[SentinelView],
+    master: &str,
+    pw: &str,
+) {
+    let key = format!("{}#failover", cache_key(rc));
+    let note = match decide::restarted_master(data, master) {
+        decide::RestartedMaster::No => return,
+        decide::RestartedMaster::Promote => {
+            let Some(ip) = data
+                .iter()
+                .find(|p| p.name == master)
+                .and_then(|p| p.ip.clone())
+            else {
+                return;
+            };
+            let addr = format!("{ip}:{DATA_PORT}");
+            if let Err(e) = client::command(&addr, Some(pw), &["REPLICAOF", "NO", "ONE"]).await {
+                tracing::warn!(pod = %master, "REPLICAOF NO ONE: {e}");
+                return;
+            }
+            format!("master {master} restarted and is the only data pod: made master again")
+        }
+        decide::RestartedMaster::Failover => {
+            let gap = Duration::from_millis(rc.spec.sentinel_timings().failover_timeout as u64);
+            if ctx
+                .resets
+                .lock()
+                .unwrap()
+                .get(&key)
+                .is_some_and(|t| t.elapsed() < gap)
+            {
+                return;
+            }
+            let set = names.master_set();
+            let agreeing = sentinels
+                .iter()
+                .filter(|s| s.master_host.as_deref().map(decide::pod_of_host) == Some(master));
+            let mut asked = None;
+            for s in agreeing {
+                let addr = format!("{}:{SENTINEL_PORT}", s.ip);
+                match client::command(&addr, Some(pw), &["SENTINEL", "FAILOVER", &set]).await {
+                    Ok(Reply::Status(_)) => {
+                        asked = Some(s.name.clone());
+                        break;
+                    }
+                    other => tracing::info!(sentinel = %s.name, "SENTINEL FAILOVER: {other:?}"),
+                }
+            }
+            let Some(by) = asked else { return };
+            ctx.resets.lock().unwrap().insert(key, Instant::now());
+            format!(
+                "master {master} restarted before the sentinels noticed and waits without its data; asked sentinel {by} to fail over to the most up-to-date replica"
+            )
+        }
+    };
+    ctx.recorder
+        .publish(rc, Kind::Warning, "MasterRestarted", "Failover", &note)
+        .await;
+}
+
+/// Resets one sentinel that remembers removed pods (see
+/// [`decide::sentinel_to_reset`]), recording it as an Event.
+async fn reset_stale_sentinel(
+    rc: &ReplicatedCache,
+    ctx: &Ctx,
+    names: &Names,
+    sentinels: &[SentinelView],
+    master: &str,
+    pw: &str,
+) {
+    let views: Vec<SentinelCounts> = sentinels
+        .iter()
+        .filter(|s| s.configured)
+        .map(|s| SentinelCounts {
+            name: s.name.clone(),
+            agrees: s.master_host.as_deref().map(decide::pod_of_host) == Some(master),
+            in_failover: s.flags.contains("failover_in_progress"),
+            other_sentinels: s.other_sentinels,
+            replicas: s.replicas.len() as i64,
+        })
+        .collect();
+    let key = cache_key(rc);
+    let since = ctx.resets.lock().unwrap().get(&key).map(|t| t.elapsed());
+    let (want_s, want_r) = (rc.spec.sentinels as i64, rc.spec.replicas as i64);
+    let Some(name) = decide::sentinel_to_reset(&views, want_s, want_r, since, RESET_GAP) else {
+        return;
+    };
+    let (Some(s), Some(v)) = (
+        sentinels.iter().find(|s| s.name == name),
+        views.iter().find(|v| v.name == name),
+    ) else {
+        return;
+    };
+    let set = names.master_set();
+    let addr = format!("{}:{SENTINEL_PORT}", s.ip);
+    match client::command(&addr, Some(pw), &["SENTINEL", "RESET", &set]).await {
+        Ok(Reply::Int(_)) => {
+            ctx.resets.lock().unwrap().insert(key, Instant::now());
+            ctx.metrics.sentinel_resets.fetch_add(1, Ordering::Relaxed);
+            let note = format!(
+                "sentinel {name} knew {} other sentinels and {} replicas where the spec has {} and {}: SENTINEL RESET {set}; it finds the live ones again from the master and the other sentinels' hellos",
+                v.other_sentinels,
+                v.replicas,
+                want_s - 1,
+                want_r - 1
+            );
+            ctx.recorder
+                .publish(rc, Kind::Normal, "SentinelReset", "SentinelReset", &note)
+                .await;
+        }
+        other => tracing::warn!(sentinel = %name, "SENTINEL RESET: {other:?}"),
+    }
 }
 
 /// Labels of a pod's cache, for the pod watch.

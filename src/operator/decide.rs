@@ -17,6 +17,8 @@ pub struct DataPod {
     pub is_master: Option<bool>,
     /// The host it replicates from (a replica).
     pub master_host: Option<String>,
+    /// A replica whose link to its master is up.
+    pub link_up: bool,
     /// Its replication id.
     pub replid: Option<String>,
     /// Its replication offset.
@@ -114,6 +116,129 @@ pub fn pod_of_host(host: &str) -> &str {
     host.split('.').next().unwrap_or(host)
 }
 
+/// Whether a data pod waits to be told its master: it started as a
+/// replica of [`NO_MASTER`](super::builder::NO_MASTER) and nobody has
+/// pointed it anywhere yet.
+pub fn unassigned(p: &DataPod) -> bool {
+    p.is_master == Some(false) && p.master_host.as_deref() == Some(super::builder::NO_MASTER)
+}
+
+/// What to do when the master the sentinels agree on is a pod that
+/// restarted before they noticed (it waits unassigned, without the writes
+/// it had acknowledged, or with only those its files kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestartedMaster {
+    /// It is fine (a master), or not this case.
+    No,
+    /// Ask the sentinels to fail over now (`SENTINEL FAILOVER`): a replica
+    /// has the data; the sentinels alone would wait for their role check
+    /// (down-after + 20 s) with no master meanwhile.
+    Failover,
+    /// No other data pod exists: it is all there is; make it master again.
+    Promote,
+}
+
+/// Decides [`RestartedMaster`] for the `master` pod among `pods`.
+pub fn restarted_master(pods: &[DataPod], master: &str) -> RestartedMaster {
+    let Some(m) = pods.iter().find(|p| p.name == master) else {
+        return RestartedMaster::No;
+    };
+    if !unassigned(m) {
+        return RestartedMaster::No;
+    }
+    if pods.iter().any(|p| p.name != master) {
+        RestartedMaster::Failover
+    } else {
+        RestartedMaster::Promote
+    }
+}
+
+/// How a sentinel event is shown as a Kubernetes Event: (a warning?,
+/// the reason), or None for those only logged (hellos, epochs, the
+/// reconfiguration steps, and `+switch-master`, which the switch itself
+/// reports with its latency). `-failover-abort-not-elected` is a sentinel
+/// losing a vote to another, part of a normal failover.
+pub fn sentinel_event(channel: &str, payload: &str) -> Option<(bool, &'static str)> {
+    let about = payload.split(' ').next().unwrap_or("");
+    Some(match (channel, about) {
+        ("+sdown", "master") => (true, "MasterDown"),
+        ("-sdown", "master") => (false, "MasterUp"),
+        ("+sdown", "slave") => (true, "ReplicaDown"),
+        ("-sdown", "slave") => (false, "ReplicaUp"),
+        ("+sdown", "sentinel") => (true, "SentinelDown"),
+        ("-sdown", "sentinel") => (false, "SentinelUp"),
+        ("+odown", _) => (true, "MasterObjectivelyDown"),
+        ("-odown", _) => (false, "MasterNotObjectivelyDown"),
+        ("+try-failover", _) => (false, "FailoverStarted"),
+        ("+elected-leader", _) => (false, "FailoverLeaderElected"),
+        ("+selected-slave", _) => (false, "ReplicaSelected"),
+        ("+promoted-slave", _) => (false, "ReplicaPromoted"),
+        ("+failover-end", _) => (false, "FailoverEnded"),
+        ("+failover-end-for-timeout", _) => (true, "FailoverTimedOut"),
+        ("-failover-abort-not-elected", _) => return None,
+        (c, _) if c.starts_with("-failover-abort") => (true, "FailoverAborted"),
+        ("+convert-to-slave", _) => (false, "OldMasterDemoted"),
+        ("+tilt", _) => (true, "SentinelTilt"),
+        ("-tilt", _) => (false, "SentinelTiltEnded"),
+        ("+reboot", _) => (false, "InstanceRestarted"),
+        _ => return None,
+    })
+}
+
+/// What one configured sentinel reports about the cache, for the reset
+/// decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentinelCounts {
+    /// Pod name.
+    pub name: String,
+    /// It names the agreed master.
+    pub agrees: bool,
+    /// Its master's flags say a failover is under way.
+    pub in_failover: bool,
+    /// `num-other-sentinels`.
+    pub other_sentinels: i64,
+    /// `num-slaves`.
+    pub replicas: i64,
+}
+
+/// The one sentinel to `SENTINEL RESET` now, if any. Sentinels never
+/// forget: after a scale-down they keep the removed replicas (down
+/// forever, handed to clients that ask for replicas) and the removed
+/// sentinels (counted in every vote's majority, which can make failover
+/// impossible). A sentinel knowing more than the spec has is reset, one
+/// at a time as Redis's documentation asks: only while every configured
+/// sentinel agrees on the master and none is failing over, only when the
+/// previous reset is `since_last` ago at least `gap`, and never while
+/// another sentinel still has fewer peers than the spec (it is still
+/// rediscovering after a reset).
+pub fn sentinel_to_reset(
+    views: &[SentinelCounts],
+    want_sentinels: i64,
+    want_replicas: i64,
+    since_last: Option<std::time::Duration>,
+    gap: std::time::Duration,
+) -> Option<String> {
+    if since_last.is_some_and(|d| d < gap) {
+        return None;
+    }
+    if views.is_empty() || views.iter().any(|v| !v.agrees || v.in_failover) {
+        return None;
+    }
+    if views.iter().any(|v| v.other_sentinels < want_sentinels - 1) {
+        return None;
+    }
+    views
+        .iter()
+        .find(|v| v.other_sentinels > want_sentinels - 1 || v.replicas > want_replicas - 1)
+        .map(|v| v.name.clone())
+}
+
+/// The retry delay after `failures` reconciles of a cache failed in a
+/// row: 1 s doubling up to 5 minutes.
+pub fn backoff(failures: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1u64 << failures.min(9)).min(std::time::Duration::from_secs(300))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +251,7 @@ mod tests {
             ready: true,
             is_master: Some(master),
             master_host: None,
+            link_up: false,
             replid: Some(replid.into()),
             offset: Some(offset),
             keys: None,
@@ -218,5 +344,126 @@ mod tests {
             pod_of_host("cache-1.cache-headless.ns.svc.cluster.local"),
             "cache-1"
         );
+    }
+
+    #[test]
+    fn sentinel_events_become_kubernetes_events_and_a_lost_vote_does_not() {
+        let m = "master cache c-0.h 6379";
+        assert_eq!(sentinel_event("+sdown", m), Some((true, "MasterDown")));
+        assert_eq!(
+            sentinel_event("+sdown", "slave c-1.h:6379 c-1.h 6379 @ cache c-0.h 6379"),
+            Some((true, "ReplicaDown"))
+        );
+        assert_eq!(
+            sentinel_event("+odown", m),
+            Some((true, "MasterObjectivelyDown"))
+        );
+        assert_eq!(
+            sentinel_event("-failover-abort-no-good-slave", m),
+            Some((true, "FailoverAborted"))
+        );
+        assert_eq!(sentinel_event("-failover-abort-not-elected", m), None);
+        assert_eq!(sentinel_event("+switch-master", "cache a 1 b 2"), None);
+        assert_eq!(sentinel_event("__sentinel__:hello", "x"), None);
+        assert_eq!(sentinel_event("+new-epoch", "3"), None);
+    }
+
+    fn counts(name: &str, others: i64, replicas: i64) -> SentinelCounts {
+        SentinelCounts {
+            name: name.into(),
+            agrees: true,
+            in_failover: false,
+            other_sentinels: others,
+            replicas,
+        }
+    }
+
+    #[test]
+    fn sentinels_that_remember_removed_pods_are_reset_one_at_a_time() {
+        use std::time::Duration;
+        let gap = Duration::from_secs(30);
+        // All as the spec says: nothing to do.
+        let ok = vec![
+            counts("s-0", 2, 2),
+            counts("s-1", 2, 2),
+            counts("s-2", 2, 2),
+        ];
+        assert_eq!(sentinel_to_reset(&ok, 3, 3, None, gap), None);
+        // After a scale-down from 3 data pods to 2, all know one too many.
+        let stale = vec![
+            counts("s-0", 2, 2),
+            counts("s-1", 2, 2),
+            counts("s-2", 2, 2),
+        ];
+        assert_eq!(
+            sentinel_to_reset(&stale, 3, 2, None, gap),
+            Some("s-0".into())
+        );
+        // Not again within the gap.
+        assert_eq!(
+            sentinel_to_reset(&stale, 3, 2, Some(Duration::from_secs(5)), gap),
+            None
+        );
+        // A reset sentinel still finding its peers holds the next back.
+        let mut rediscovering = stale.clone();
+        rediscovering[0] = counts("s-0", 0, 1);
+        assert_eq!(
+            sentinel_to_reset(&rediscovering, 3, 2, Some(gap), gap),
+            None
+        );
+        // Once it has them again, the next one.
+        let mut done = stale.clone();
+        done[0] = counts("s-0", 2, 1);
+        assert_eq!(
+            sentinel_to_reset(&done, 3, 2, Some(gap), gap),
+            Some("s-1".into())
+        );
+        // A removed sentinel remembered.
+        let ghosts = vec![
+            counts("s-0", 3, 2),
+            counts("s-1", 2, 2),
+            counts("s-2", 2, 2),
+        ];
+        assert_eq!(
+            sentinel_to_reset(&ghosts, 3, 3, None, gap),
+            Some("s-0".into())
+        );
+        // Never during a failover or a disagreement.
+        let mut busy = ghosts.clone();
+        busy[2].in_failover = true;
+        assert_eq!(sentinel_to_reset(&busy, 3, 3, None, gap), None);
+        let mut split = ghosts;
+        split[1].agrees = false;
+        assert_eq!(sentinel_to_reset(&split, 3, 3, None, gap), None);
+    }
+
+    #[test]
+    fn failed_reconciles_back_off_up_to_five_minutes() {
+        use std::time::Duration;
+        assert_eq!(backoff(0), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(30), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_master_that_restarted_unassigned_is_failed_over_unless_it_is_alone() {
+        let mut pods = vec![
+            pod(0, true, "r", 10),
+            pod(1, false, "r", 10),
+            pod(2, false, "r", 10),
+        ];
+        assert_eq!(restarted_master(&pods, "c-0"), RestartedMaster::No);
+        pods[0].is_master = Some(false);
+        pods[0].master_host = Some(crate::operator::builder::NO_MASTER.into());
+        assert!(unassigned(&pods[0]));
+        assert_eq!(restarted_master(&pods, "c-0"), RestartedMaster::Failover);
+        assert_eq!(
+            restarted_master(&pods[..1], "c-0"),
+            RestartedMaster::Promote
+        );
+        // A replica pointed at a real master is not unassigned.
+        pods[1].master_host = Some("c-0.h".into());
+        assert!(!unassigned(&pods[1]));
+        assert_eq!(restarted_master(&pods, "c-9"), RestartedMaster::No);
     }
 }

@@ -7,6 +7,10 @@
 //! still connected to the demoted node are disconnected (CLIENT KILL TYPE
 //! normal) so they reconnect through the Service. The periodic reconcile
 //! remains the backstop that re-derives the truth from the sentinels.
+//!
+//! The sentinels' other events that matter to people (a master or replica
+//! down, odown, the failover's steps, TILT) become Kubernetes Events on the
+//! cache, once however many sentinels report them.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -23,6 +27,7 @@ use super::client;
 use super::controller::{self, Ctx};
 use super::crd::ReplicatedCache;
 use super::decide;
+use super::recorder::Kind;
 
 /// Keeps one event subscription per sentinel pod of every cache, checked
 /// every two seconds; runs until the process ends.
@@ -74,7 +79,7 @@ pub async fn run(ctx: Arc<Ctx>) {
             let ctx = ctx.clone();
             let ip = key.2.clone();
             let h = tokio::spawn(async move {
-                if let Err(e) = subscribe(&ctx, &rc, &ip, &pw).await {
+                if let Err(e) = subscribe(ctx, &rc, &ip, &pw).await {
                     tracing::debug!(sentinel = %ip, "event subscription ended: {e}");
                 }
             });
@@ -85,7 +90,7 @@ pub async fn run(ctx: Arc<Ctx>) {
 }
 
 /// Follows one sentinel's events until its connection ends.
-async fn subscribe(ctx: &Ctx, rc: &ReplicatedCache, ip: &str, pw: &str) -> Result<(), String> {
+async fn subscribe(ctx: Arc<Ctx>, rc: &ReplicatedCache, ip: &str, pw: &str) -> Result<(), String> {
     let names = Names::of(rc);
     let mut c = client::Conn::open(&format!("{ip}:{SENTINEL_PORT}"), Some(pw)).await?;
     c.call(&["PSUBSCRIBE", "*"]).await?;
@@ -112,8 +117,19 @@ async fn subscribe(ctx: &Ctx, rc: &ReplicatedCache, ip: &str, pw: &str) -> Resul
             let f: Vec<&str> = payload.split(' ').collect();
             if f.len() == 5 && f[0] == names.master_set() {
                 let seen = Instant::now();
-                switch(ctx, rc, &names, f[1], f[3], pw, seen).await;
+                switch(&ctx, rc, &names, f[1], f[3], pw, seen).await;
             }
+        } else if let Some((warning, reason)) = decide::sentinel_event(&channel, &payload) {
+            // Published off this loop: a +switch-master behind it must not
+            // wait for the API server.
+            let (ctx, rc) = (ctx.clone(), rc.clone());
+            let kind = if warning { Kind::Warning } else { Kind::Normal };
+            tokio::spawn(async move {
+                let note = format!("sentinel event {channel} {payload}");
+                ctx.recorder
+                    .publish(&rc, kind, reason, "SentinelEvent", &note)
+                    .await;
+            });
         }
     }
 }
@@ -141,34 +157,17 @@ async fn switch(
     let slice = controller::endpoint_slice(rc, names, &names.cache, &[ip]);
     let api = Api::namespaced(ctx.client.clone(), &names.namespace);
     match controller::apply(&api, slice, &ctx.metrics).await {
-        Ok(true) => {
-            let ms = seen.elapsed().as_millis() as i64;
-            ctx.metrics.failovers.fetch_add(1, Ordering::Relaxed);
-            ctx.metrics.record_switch(ms);
-            tracing::info!(cache = %names.cache, master = %new_pod, latency_ms = ms, "master Service switched");
-            let caches: Api<ReplicatedCache> =
-                Api::namespaced(ctx.client.clone(), &names.namespace);
-            let patch = json!({"status": {
-                "master": new_pod,
-                "masterAddress": format!("{new_host}:{DATA_PORT}"),
-                "lastFailoverTime": controller::now_rfc3339(),
-                "lastSwitchLatencyMs": ms,
-            }});
-            let _ = caches
-                .patch_status(
-                    &rc.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await;
-            ctx.metrics.writes.fetch_add(1, Ordering::Relaxed);
-        }
+        Ok(true) => {}
         Ok(false) => return,
         Err(e) => {
             tracing::warn!(cache = %names.cache, "switching the master Service: {e}");
             return;
         }
     }
+    let ms = seen.elapsed().as_millis() as i64;
+    ctx.metrics.failovers.fetch_add(1, Ordering::Relaxed);
+    ctx.metrics.record_switch(ms);
+    tracing::info!(cache = %names.cache, master = %new_pod, latency_ms = ms, "master Service switched");
     // The demoted node's clients reconnect through the Service.
     let old_pod = decide::pod_of_host(old_host).to_string();
     if let Some(old_ip) = ip_of(&pods, &old_pod).await {
@@ -179,6 +178,27 @@ async fn switch(
         )
         .await;
     }
+    let caches: Api<ReplicatedCache> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    let patch = json!({"status": {
+        "master": new_pod,
+        "masterAddress": format!("{new_host}:{DATA_PORT}"),
+        "lastFailoverTime": controller::now_rfc3339(),
+        "lastSwitchLatencyMs": ms,
+    }});
+    let _ = caches
+        .patch_status(
+            &rc.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await;
+    ctx.metrics.writes.fetch_add(1, Ordering::Relaxed);
+    let note = format!(
+        "the sentinels promoted {new_pod} (was {old_pod}); the master Service points at it alone, {ms} ms after +switch-master"
+    );
+    ctx.recorder
+        .publish(rc, Kind::Normal, "MasterSwitched", "SwitchMaster", &note)
+        .await;
 }
 
 /// A pod's IP, when it exists and has one.

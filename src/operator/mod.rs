@@ -10,6 +10,7 @@
 //! - [`client`]: the RESP client for data pods and sentinels.
 //! - [`controller`]: the reconcile loop (kube-runtime).
 //! - [`http`]: /metrics, /healthz, /readyz.
+//! - [`recorder`]: Kubernetes Events about a cache.
 //! - [`events`]: the sentinels' events; `+switch-master` moves the master
 //!   Service at once.
 
@@ -20,3 +21,4 @@ pub mod crd;
 pub mod decide;
 pub mod events;
 pub mod http;
+pub mod recorder;

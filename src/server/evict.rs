@@ -251,7 +251,7 @@ impl Server {
             };
             freed += self.evict_key(db, &key, lazy);
             keys_freed += 1;
-            if keys_freed % 16 == 0 {
+            if keys_freed.is_multiple_of(16) {
                 if lazy && self.used_memory() <= maxmemory {
                     break;
                 }

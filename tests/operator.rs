@@ -200,6 +200,40 @@ fn event_notes(ns: &Namespace, reason: &str) -> Vec<String> {
         .collect()
 }
 
+/// The master Service's `ip:6379` once kube-proxy has programmed it.
+fn service_addr(ns: &Namespace) -> String {
+    let vip = ns.jsonpath(&["service", "cache"], "{.spec.clusterIP}");
+    let addr = format!("{vip}:6379");
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1))
+                .is_ok()
+        }),
+        "{addr} does not accept connections"
+    );
+    addr
+}
+
+/// SENTINEL FAILOVER on cache-sentinel-0, retried while it has no
+/// replica to promote yet (-NOGOODSLAVE: the replicas' first INFO or sync
+/// is still to come); the connection, for more questions.
+fn sentinel_failover(ns: &Namespace, pw: &str) -> redis::Connection {
+    let s0 = pod_ip(ns, "cache-sentinel-0");
+    let mut s = redis_at(&format!("{s0}:26379"), pw);
+    let mut last = None;
+    let ok = eventually(Duration::from_secs(60), || {
+        let r = redis::cmd("SENTINEL")
+            .arg("FAILOVER")
+            .arg("cache")
+            .query::<()>(&mut s);
+        let ok = r.is_ok();
+        last = Some(r);
+        ok
+    });
+    assert!(ok, "SENTINEL FAILOVER: {last:?}");
+    s
+}
+
 /// A pod's IP.
 fn pod_ip(ns: &Namespace, pod: &str) -> String {
     ns.jsonpath(&["pod", pod], "{.status.podIP}")
@@ -395,13 +429,7 @@ fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
     );
 
     // A manual failover: the master Service follows, one address at a time.
-    let s0 = ns.jsonpath(&["pod", "cache-sentinel-0"], "{.status.podIP}");
-    let mut s = redis_at(&format!("{s0}:26379"), &pw);
-    let _: () = redis::cmd("SENTINEL")
-        .arg("FAILOVER")
-        .arg("cache")
-        .query(&mut s)
-        .unwrap();
+    sentinel_failover(&ns, &pw);
     let mut seen = Vec::new();
     let moved = {
         let start = std::time::Instant::now();
@@ -472,7 +500,11 @@ fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
         event_notes(&ns, "MasterSwitched")
     );
     assert!(
-        !event_notes(&ns, "FailoverEnded").is_empty(),
+        eventually(Duration::from_secs(30), || !event_notes(
+            &ns,
+            "FailoverEnded"
+        )
+        .is_empty()),
         "{}",
         ns.describe()
     );
@@ -559,8 +591,7 @@ fn a_force_deleted_master_loses_no_acknowledged_write_and_its_pod_rejoins() {
     ));
     wait_available(&ns, "cache", &log);
     let pw = secret_password(&ns, "cache-auth");
-    let vip = ns.jsonpath(&["service", "cache"], "{.spec.clusterIP}");
-    let service = format!("{vip}:6379");
+    let service = service_addr(&ns);
     // Both replicas synced before the fault.
     assert!(eventually(Duration::from_secs(60), || {
         let mut m = redis_at(&service, &pw);
@@ -663,9 +694,9 @@ fn an_operator_killed_during_a_failover_converges_when_restarted() {
     ns.apply(&cache_yaml("cache", "  replicas: 2\n"));
     wait_available(&ns, "cache", &log);
     let pw = secret_password(&ns, "cache-auth");
-    let vip = ns.jsonpath(&["service", "cache"], "{.spec.clusterIP}");
+    let service = service_addr(&ns);
     let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
-    let mut m = redis_at(&format!("{vip}:6379"), &pw);
+    let mut m = redis_at(&service, &pw);
     for k in &keys {
         let _: () = redis::cmd("SET").arg(k).arg(k).query(&mut m).unwrap();
     }
@@ -674,13 +705,7 @@ fn an_operator_killed_during_a_failover_converges_when_restarted() {
         Ok(1)
     )));
     let old = master_slice(&ns);
-    let s0 = pod_ip(&ns, "cache-sentinel-0");
-    let mut s = redis_at(&format!("{s0}:26379"), &pw);
-    let _: () = redis::cmd("SENTINEL")
-        .arg("FAILOVER")
-        .arg("cache")
-        .query(&mut s)
-        .unwrap();
+    let mut s = sentinel_failover(&ns, &pw);
     op.kill_hard();
     // The sentinels finish without it; the Service still shows the old
     // master (now a replica) or nothing new.
@@ -703,7 +728,7 @@ fn an_operator_killed_during_a_failover_converges_when_restarted() {
         std::fs::read_to_string(&log).unwrap_or_default()
     );
     assert_eq!(op.counter("picket_operator_leader"), 1);
-    let lost = missing_keys(&format!("{vip}:6379"), &pw, &keys);
+    let lost = missing_keys(&service, &pw, &keys);
     assert!(lost.is_empty(), "{} keys lost", lost.len());
     assert!(eventually(Duration::from_secs(60), || ns
         .jsonpath(&["rcache", "cache"], "{.status.master}")
@@ -849,8 +874,25 @@ fn the_operator_installed_from_deploy_runs_in_the_cluster_with_a_standby() {
         "{sm}"
     );
 
-    // The leader's pod goes; the standby takes over.
-    let _ = sys(&["delete", "pod", &holder, "--wait=false"]);
+    // The leader stalls (SIGSTOP: no renewals, and its pod stays, so no
+    // replacement races for the Lease): the standby takes over once the
+    // Lease expires.
+    let fault = |op: &str, pod: &str| {
+        let out = std::process::Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/testbed/fault"
+        ))
+        .args([op, pod])
+        .env("NS", "picket-system")
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    fault("freeze", &holder);
     assert!(
         eventually(Duration::from_secs(60), || lease_holder() == standby),
         "holder {}\n{}",
@@ -859,13 +901,7 @@ fn the_operator_installed_from_deploy_runs_in_the_cluster_with_a_standby() {
     );
     let old = master_slice(&ns);
     let pw = secret_password(&ns, "cache-auth");
-    let s0 = pod_ip(&ns, "cache-sentinel-0");
-    let mut s = redis_at(&format!("{s0}:26379"), &pw);
-    let _: () = redis::cmd("SENTINEL")
-        .arg("FAILOVER")
-        .arg("cache")
-        .query(&mut s)
-        .unwrap();
+    sentinel_failover(&ns, &pw);
     let moved = wait_master_moved(&ns, &old, Duration::from_secs(60));
     assert_eq!(
         moved.as_deref(),
@@ -876,4 +912,22 @@ fn the_operator_installed_from_deploy_runs_in_the_cluster_with_a_standby() {
     );
     let m = http_get(&format!("{standby_ip}:8080"), "/metrics");
     assert!(m.contains("\npicket_operator_leader 1\n"), "{m}");
+    // The stalled leader, resumed, finds the Lease gone and exits: its
+    // container restarts as a standby; the Lease stays where it is.
+    fault("thaw", &holder);
+    assert!(
+        eventually(Duration::from_secs(60), || sys(&[
+            "get",
+            "pod",
+            &holder,
+            "-o",
+            "jsonpath={.status.containerStatuses[0].restartCount}"
+        ])
+        .is_ok_and(|n| n.trim().parse::<i32>().unwrap_or(0) >= 1)),
+        "{}",
+        sys(&["logs", &holder]).unwrap_or_default()
+    );
+    assert_eq!(lease_holder(), standby);
+    let previous = sys(&["logs", &holder, "--previous"]).unwrap_or_default();
+    assert!(previous.contains("lost the leader Lease"), "{previous}");
 }

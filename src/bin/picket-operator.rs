@@ -40,6 +40,7 @@ fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,kube=warn".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let mut image = format!("picket.local/picket-server:{}", env!("CARGO_PKG_VERSION"));
     let mut http_addr: std::net::SocketAddr = "127.0.0.1:8080".parse()?;

@@ -177,16 +177,22 @@ impl Drop for Operator {
     }
 }
 
-/// Waits (120 s) for `rcache/<name>` to be Available.
-fn wait_available(ns: &Namespace, name: &str, log: &std::path::Path) {
+/// Waits (120 s) for `rcache/<name>` to be Available; on failure shows
+/// the namespace and `more()` (the operator's log).
+fn wait_available(ns: &Namespace, name: &str, more: &dyn Fn() -> String) {
     let rc = format!("rcache/{name}");
     let available = ns.kubectl(&["wait", "--for=condition=Available", &rc, "--timeout=120s"]);
     assert!(
         available.is_ok(),
         "{available:?}\n{}\n{}",
         ns.describe(),
-        std::fs::read_to_string(log).unwrap_or_default()
+        more()
     );
+}
+
+/// The operator's log file, for failure messages.
+fn log_of(log: &std::path::Path) -> impl Fn() -> String + '_ {
+    move || std::fs::read_to_string(log).unwrap_or_default()
 }
 
 /// The notes of the Events with `reason` in the namespace.
@@ -334,18 +340,7 @@ fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cache.yaml"))
             .unwrap();
     ns.apply(&example);
-    let available = ns.kubectl(&[
-        "wait",
-        "--for=condition=Available",
-        "rcache/cache",
-        "--timeout=120s",
-    ]);
-    assert!(
-        available.is_ok(),
-        "{available:?}\n{}\n{}",
-        ns.describe(),
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
+    wait_available(&ns, "cache", &log_of(&log));
     let mut row = String::new();
     assert!(
         eventually(Duration::from_secs(60), || {
@@ -589,7 +584,7 @@ fn a_force_deleted_master_loses_no_acknowledged_write_and_its_pod_rejoins() {
         "cache",
         "  sentinel: {downAfterMilliseconds: 2000, failoverTimeout: 10000}\n",
     ));
-    wait_available(&ns, "cache", &log);
+    wait_available(&ns, "cache", &log_of(&log));
     let pw = secret_password(&ns, "cache-auth");
     let service = service_addr(&ns);
     // Both replicas synced before the fault.
@@ -692,7 +687,7 @@ fn an_operator_killed_during_a_failover_converges_when_restarted() {
     let log = dir.path().join("operator.log");
     let op = Operator::start(&log);
     ns.apply(&cache_yaml("cache", "  replicas: 2\n"));
-    wait_available(&ns, "cache", &log);
+    wait_available(&ns, "cache", &log_of(&log));
     let pw = secret_password(&ns, "cache-auth");
     let service = service_addr(&ns);
     let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
@@ -845,18 +840,7 @@ fn the_operator_installed_from_deploy_runs_in_the_cluster_with_a_standby() {
 
     let ns = Namespace::new("operator-incluster");
     ns.apply(&cache_yaml("cache", "  replicas: 2\n"));
-    let available = ns.kubectl(&[
-        "wait",
-        "--for=condition=Available",
-        "rcache/cache",
-        "--timeout=120s",
-    ]);
-    assert!(
-        available.is_ok(),
-        "{available:?}\n{}\n{}",
-        ns.describe(),
-        logs(&holder)
-    );
+    wait_available(&ns, "cache", &|| logs(&holder));
     // The leader says so on /metrics; the standby is ready but idle.
     let leader_ip = sys(&["get", "pod", &holder, "-o", "jsonpath={.status.podIP}"]).unwrap();
     assert!(

@@ -370,8 +370,9 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
                 "resources": {"requests": {"storage": p.size}},
             },
         }]);
+        let when = if p.delete_claims { "Delete" } else { "Retain" };
         data_spec["persistentVolumeClaimRetentionPolicy"] =
-            json!({"whenDeleted": "Retain", "whenScaled": "Retain"});
+            json!({"whenDeleted": when, "whenScaled": when});
     }
     let data: StatefulSet = typed(json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -593,6 +594,15 @@ mod tests {
         let pvc = &data.volume_claim_templates.unwrap()[0];
         let pvc_spec = pvc.spec.as_ref().unwrap();
         assert_eq!(pvc_spec.storage_class_name.as_deref(), Some("fast"));
+        // Claims are kept unless the spec asks otherwise.
+        let keep = data.persistent_volume_claim_retention_policy.as_ref().unwrap();
+        assert_eq!(keep.when_deleted.as_deref(), Some("Retain"));
+        let mut rc2 = rc.clone();
+        rc2.spec.persistence.as_mut().unwrap().delete_claims = true;
+        let d2 = desired(&rc2, "default").data.spec.unwrap();
+        let policy = d2.persistent_volume_claim_retention_policy.unwrap();
+        assert_eq!(policy.when_deleted.as_deref(), Some("Delete"));
+        assert_eq!(policy.when_scaled.as_deref(), Some("Delete"));
         let pod = data.template.spec.unwrap();
         assert_eq!(pod.containers[0].image.as_deref(), Some("mine:1"));
         assert_eq!(pod.node_selector.unwrap()["disk"], "ssd");

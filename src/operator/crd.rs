@@ -171,6 +171,11 @@ pub struct PersistenceSpec {
     /// appendonly yes (AOF) as well as RDB snapshots.
     #[serde(default)]
     pub append_only: bool,
+    /// Delete the claims (and so the data) when the cache is deleted or
+    /// scaled down. Default false: they are kept, and a cache created
+    /// again under the same name finds its data.
+    #[serde(default)]
+    pub delete_claims: bool,
 }
 
 fn default_size() -> String {

@@ -503,6 +503,46 @@ fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
         "{}",
         ns.describe()
     );
+
+    // Every sentinel lost at once (their state is on empty volumes): the
+    // operator configures the new ones to monitor the recorded master,
+    // the promoted pod, not ordinal 0; the Service never moves meanwhile.
+    let _ = ns.kubectl(&[
+        "delete",
+        "pod",
+        "-l",
+        "app.kubernetes.io/instance=cache,app.kubernetes.io/component=sentinel",
+        "--grace-period=0",
+        "--force",
+    ]);
+    let new_host = format!("{new_pod}.");
+    let all_know = eventually(Duration::from_secs(120), || {
+        assert_eq!(master_slice(&ns), seen, "the master Service moved");
+        (0..3).all(|i| {
+            let ip = pod_ip(&ns, &format!("cache-sentinel-{i}"));
+            let Ok(c) = redis::Client::open(format!("redis://:{pw}@{ip}:26379/")) else {
+                return false;
+            };
+            let Ok(mut c) = c.get_connection_with_timeout(Duration::from_secs(2)) else {
+                return false;
+            };
+            let a: Vec<String> = redis::cmd("SENTINEL")
+                .arg("GET-MASTER-ADDR-BY-NAME")
+                .arg("cache")
+                .query(&mut c)
+                .unwrap_or_default();
+            a.first().is_some_and(|h| h.starts_with(&new_host))
+        })
+    });
+    assert!(
+        all_know,
+        "{}\n{}",
+        ns.describe(),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let mut m = redis_at(&service_addr(&ns), &pw);
+    let v: String = redis::cmd("GET").arg("after").query(&mut m).unwrap();
+    assert_eq!(v, "failover");
 }
 
 /// Writes `w<i>` through `addr` until `stop`, each acknowledged by one
@@ -914,4 +954,65 @@ fn the_operator_installed_from_deploy_runs_in_the_cluster_with_a_standby() {
     assert_eq!(lease_holder(), standby);
     let previous = sys(&["logs", &holder, "--previous"]).unwrap_or_default();
     assert!(previous.contains("lost the leader Lease"), "{previous}");
+}
+
+/// A scale-down from 3 data pods to 2: the sentinels still remember the
+/// removed pod (down forever, handed to clients asking for replicas); the
+/// operator resets them one at a time until each knows exactly the one
+/// live replica, and says so in Events.
+#[test]
+fn after_a_scale_down_the_sentinels_are_reset_one_at_a_time() {
+    let _turn = one_operator_at_a_time();
+    install_crd();
+    let ns = Namespace::new("operator-scale");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("operator.log");
+    let op = Operator::start(&log);
+    ns.apply(&cache_yaml("cache", "  replicas: 3\n"));
+    wait_available(&ns, "cache", &log_of(&log));
+    let pw = secret_password(&ns, "cache-auth");
+    let replicas_known = |i: usize| -> Option<usize> {
+        let ip = pod_ip(&ns, &format!("cache-sentinel-{i}"));
+        let c = redis::Client::open(format!("redis://:{pw}@{ip}:26379/")).ok()?;
+        let mut c = c.get_connection_with_timeout(Duration::from_secs(2)).ok()?;
+        let r: Vec<redis::Value> = redis::cmd("SENTINEL")
+            .arg("REPLICAS")
+            .arg("cache")
+            .query(&mut c)
+            .ok()?;
+        Some(r.len())
+    };
+    // Every sentinel knows both replicas first.
+    assert!(eventually(Duration::from_secs(60), || (0..3)
+        .all(|i| replicas_known(i) == Some(2))));
+    ns.k(&[
+        "patch",
+        "rcache",
+        "cache",
+        "--type=merge",
+        "-p",
+        "{\"spec\":{\"replicas\":2}}",
+    ]);
+    assert!(eventually(Duration::from_secs(60), || ns
+        .kubectl(&["get", "pod", "cache-2"])
+        .is_err()));
+    // Three resets, 30 s apart at the least.
+    let all_reset = eventually(Duration::from_secs(180), || {
+        (0..3).all(|i| replicas_known(i) == Some(1))
+    });
+    assert!(
+        all_reset,
+        "{:?}\n{}\n{}",
+        (0..3).map(replicas_known).collect::<Vec<_>>(),
+        ns.describe(),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let resets = event_notes(&ns, "SentinelReset");
+    assert_eq!(resets.len(), 3, "{resets:?}");
+    assert_eq!(op.counter("picket_operator_sentinel_resets_total"), 3);
+    // Failover still works with the reset sentinels.
+    let old = master_slice(&ns);
+    sentinel_failover(&ns, &pw);
+    let moved = wait_master_moved(&ns, &old, Duration::from_secs(60));
+    assert_eq!(moved.as_deref(), Some(pod_ip(&ns, "cache-1").as_str()));
 }

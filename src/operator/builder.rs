@@ -595,7 +595,10 @@ mod tests {
         let pvc_spec = pvc.spec.as_ref().unwrap();
         assert_eq!(pvc_spec.storage_class_name.as_deref(), Some("fast"));
         // Claims are kept unless the spec asks otherwise.
-        let keep = data.persistent_volume_claim_retention_policy.as_ref().unwrap();
+        let keep = data
+            .persistent_volume_claim_retention_policy
+            .as_ref()
+            .unwrap();
         assert_eq!(keep.when_deleted.as_deref(), Some("Retain"));
         let mut rc2 = rc.clone();
         rc2.spec.persistence.as_mut().unwrap().delete_claims = true;

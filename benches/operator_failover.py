@@ -198,13 +198,13 @@ def trial(cache):
                 return (t, addrs[0])
         return None
     t_ep, new_ip = until(60, moved, "the master Service to move")
-    two = [a for _, a in changes if len(a) > 1]
     time.sleep(2.0)
     wstop.set()
     w.join(10)
     stop.set()
     for t in threads:
         t.join(5)
+    two = [a for _, a in changes if len(a) > 1]
     # This failover's +switch-master: away from the deleted pod.
     t_switch = min((t for t, d in switches
                     if t > killed and d.split()[1].startswith(old_pod + ".")), default=None)

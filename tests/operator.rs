@@ -953,7 +953,10 @@ fn the_operator_installed_from_deploy_runs_in_the_cluster_with_a_standby() {
     );
     assert_eq!(lease_holder(), standby);
     let previous = sys(&["logs", &holder, "--previous"]).unwrap_or_default();
-    assert!(previous.contains("lost the leader Lease"), "{previous}");
+    assert!(
+        previous.contains("leader Lease") && previous.contains("exiting"),
+        "{previous}"
+    );
 }
 
 /// A scale-down from 3 data pods to 2: the sentinels still remember the

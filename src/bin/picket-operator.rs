@@ -10,9 +10,10 @@
 //! Leader election: replicas compete for the Lease `picket-operator` (in
 //! `--lease-namespace`, else $POD_NAMESPACE, else `default`); only the
 //! holder reconciles and follows the sentinels, the others wait ready to
-//! take over within the Lease's 10 s. A leader that loses the Lease exits
-//! at once (its pod restarts as a standby); one that is stopped releases
-//! it. The identity is $POD_NAME (else host name and PID).
+//! take over within the Lease's 10 s. A leader that loses the Lease, or
+//! can't confirm it with the API server for 7 s, exits at once (its pod
+//! restarts as a standby); one that is stopped releases it. The identity
+//! is $POD_NAME (else host name and PID).
 //!
 //! `--no-sentinel-events` leaves out the sentinels' event subscriptions:
 //! the master Service then moves only when a reconcile finds the change,
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{watcher, Controller};
@@ -90,6 +92,9 @@ fn main() -> anyhow::Result<()> {
 
 /// The Lease the operator's replicas compete for.
 const LEASE: &str = "picket-operator";
+/// Its duration; the holder renews it `GRACE_SECS` before it ends.
+const LEASE_SECS: u64 = 10;
+const GRACE_SECS: u64 = 3;
 
 /// SIGTERM or SIGINT.
 async fn stop_signal() {
@@ -133,8 +138,8 @@ async fn run(
         let manager = LeaseManagerBuilder::new(client.clone(), LEASE)
             .with_namespace(&ns)
             .with_identity(&me)
-            .with_duration(10)
-            .with_grace(3)
+            .with_duration(LEASE_SECS)
+            .with_grace(GRACE_SECS)
             .build()
             .await?;
         let (mut held, task) = manager.watch().await;
@@ -155,11 +160,34 @@ async fn run(
         // Losing the Lease ends the process: a standby holds it now, and
         // two active operators must never act at once.
         let mut lost = held.clone();
+        let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+        let me2 = me.clone();
         let watch = tokio::spawn(async move {
+            // The Lease manager keeps retrying a renewal the API server
+            // doesn't answer; a leader cut off that way must stop before
+            // the Lease expires and a standby takes it.
+            let mut confirmed = tokio::time::Instant::now();
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
             loop {
-                if lost.changed().await.is_err() || !*lost.borrow_and_update() {
-                    tracing::error!("lost the leader Lease; exiting");
-                    std::process::exit(1);
+                tokio::select! {
+                    r = lost.changed() => if r.is_err() || !*lost.borrow_and_update() {
+                        tracing::error!("lost the leader Lease; exiting");
+                        std::process::exit(1);
+                    },
+                    _ = tick.tick() => match leases.get(LEASE).await {
+                        Ok(l) if l.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) == Some(me2.as_str()) => {
+                            confirmed = tokio::time::Instant::now();
+                        }
+                        Ok(_) => {
+                            tracing::error!("the leader Lease names another holder; exiting");
+                            std::process::exit(1);
+                        }
+                        Err(e) if confirmed.elapsed() > Duration::from_secs(LEASE_SECS - GRACE_SECS) => {
+                            tracing::error!("the leader Lease could not be confirmed for {} s ({e}); exiting", LEASE_SECS - GRACE_SECS);
+                            std::process::exit(1);
+                        }
+                        Err(_) => {}
+                    },
                 }
             }
         });

@@ -43,14 +43,20 @@ impl Conn {
 
     /// Sends one command and reads its reply (an error reply is a reply).
     pub async fn call(&mut self, args: &[&str]) -> Result<Reply, String> {
+        self.send(args).await?;
+        self.read().await
+    }
+
+    /// Sends one command without reading (its reply comes in order with
+    /// a subscription's messages).
+    pub async fn send(&mut self, args: &[&str]) -> Result<(), String> {
         let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         let mut out = Vec::new();
         encode_command(&mut out, &argv);
         tokio::time::timeout(TIMEOUT, self.stream.write_all(&out))
             .await
             .map_err(|_| "write timeout".to_string())?
-            .map_err(|e| e.to_string())?;
-        self.read().await
+            .map_err(|e| e.to_string())
     }
 
     /// Reads the next reply or push (a subscription's message).

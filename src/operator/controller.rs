@@ -691,7 +691,13 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
         reset_stale_sentinel(rc, ctx, &names, &sentinels, &mst, &pw).await;
         Some(mst)
     } else if configured == 0 {
-        match decide::bootstrap_master(&data, &recorded) {
+        let persistent = rc
+            .spec
+            .persistence
+            .as_ref()
+            .filter(|p| p.enabled)
+            .map(|_| rc.spec.replicas.max(1) as usize);
+        match decide::bootstrap_master(&data, &recorded, persistent) {
             Bootstrap::Master(mst) => {
                 point_data_pods(&names, &data, &mst, &pw).await;
                 let mut told = 0;
@@ -941,7 +947,7 @@ fn diff_fields(a: &ReplicatedCacheStatus, b: &ReplicatedCacheStatus) -> Vec<Stri
 }
 
 /// Errors requeue with a back-off that grows per cache (1 s doubling to
-/// 5 minutes; a success starts over).
+/// 30 s; a success starts over).
 pub fn error_policy(rc: Arc<ReplicatedCache>, err: &Error, ctx: Arc<Ctx>) -> Action {
     ctx.metrics.errors.fetch_add(1, Ordering::Relaxed);
     let n = {
@@ -957,8 +963,8 @@ pub fn error_policy(rc: Arc<ReplicatedCache>, err: &Error, ctx: Arc<Ctx>) -> Act
 
 /// The master the sentinels agree on restarted before they noticed and
 /// waits unassigned (see [`decide::restarted_master`]): ask a sentinel to
-/// fail over to a replica (at most once per failover-timeout), or, when
-/// it is the only data pod, promote it again.
+/// fail over to a replica that followed it and has data (at most once per
+/// failover-timeout), promote it again in a one-pod cache, or wait.
 async fn fix_restarted_master(
     rc: &ReplicatedCache,
     ctx: &Ctx,
@@ -969,8 +975,10 @@ async fn fix_restarted_master(
     pw: &str,
 ) {
     let key = format!("{}#failover", cache_key(rc));
-    let note = match decide::restarted_master(data, master) {
+    let host = names.data_host(master);
+    let note = match decide::restarted_master(data, master, &host, rc.spec.replicas) {
         decide::RestartedMaster::No => return,
+        decide::RestartedMaster::Wait(why) => why,
         decide::RestartedMaster::Promote => {
             let Some(ip) = data
                 .iter()
@@ -984,7 +992,9 @@ async fn fix_restarted_master(
                 tracing::warn!(pod = %master, "REPLICAOF NO ONE: {e}");
                 return;
             }
-            format!("master {master} restarted and is the only data pod: made master again")
+            format!(
+                "master {master} restarted and the cache has no other data pod: made master again"
+            )
         }
         decide::RestartedMaster::Failover => {
             let gap = Duration::from_millis(rc.spec.sentinel_timings().failover_timeout as u64);
@@ -1001,10 +1011,35 @@ async fn fix_restarted_master(
             let agreeing = sentinels
                 .iter()
                 .filter(|s| s.master_host.as_deref().map(decide::pod_of_host) == Some(master));
+            let master_ip = data
+                .iter()
+                .find(|p| p.name == master)
+                .and_then(|p| p.ip.clone());
             let mut asked = None;
             for s in agreeing {
+                // What was observed may be stale: just before asking, this
+                // sentinel still names the pod and the pod still waits
+                // unassigned (else the sentinels already failed over, and
+                // a second failover would drop the new master's writes).
                 let addr = format!("{}:{SENTINEL_PORT}", s.ip);
-                match client::command(&addr, Some(pw), &["SENTINEL", "FAILOVER", &set]).await {
+                let Ok(mut c) = client::Conn::open(&addr, Some(pw)).await else {
+                    continue;
+                };
+                let named = c.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", &set]).await;
+                if named.map(|r| client::strings(&r).first().cloned()) != Ok(Some(host.clone())) {
+                    return;
+                }
+                let waiting = match &master_ip {
+                    Some(ip) => matches!(
+                        client::command(&format!("{ip}:{DATA_PORT}"), Some(pw), &["ROLE"]).await,
+                        Ok(r) if client::strings(&r).get(1).map(String::as_str) == Some(builder::NO_MASTER)
+                    ),
+                    None => false,
+                };
+                if !waiting {
+                    return;
+                }
+                match c.call(&["SENTINEL", "FAILOVER", &set]).await {
                     Ok(Reply::Status(_)) => {
                         asked = Some(s.name.clone());
                         break;

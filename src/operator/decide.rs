@@ -51,12 +51,34 @@ pub enum Bootstrap {
 }
 
 /// Chooses the first master. A new cache (nothing recorded) takes
-/// ordinal 0 once it answers. With a recorded master (all pods restarted
+/// ordinal 0 once it answers; with persistence (`persistent`: the number
+/// of data pods) the pod whose files hold the most, once all answer. With a recorded master (all pods restarted
 /// and the sentinels lost, say), the recorded pod if it answers; else the
 /// pod with the recorded replication id and the highest offset at least
 /// the recorded one; never a pod whose data is older.
-pub fn bootstrap_master(pods: &[DataPod], recorded: &Recorded) -> Bootstrap {
+pub fn bootstrap_master(
+    pods: &[DataPod],
+    recorded: &Recorded,
+    persistent: Option<usize>,
+) -> Bootstrap {
     let answering = |p: &&DataPod| p.is_master.is_some() && p.ip.is_some();
+    if let (None, Some(want)) = (&recorded.master, persistent) {
+        // Nothing recorded but disks: the claims may hold a cache's data
+        // (created again under the same name). Every pod answers first;
+        // the one with the most (offset, then keys) wins, ordinal 0 on a
+        // tie (all empty: a new cache).
+        if pods.iter().filter(answering).count() < want {
+            return Bootstrap::Wait("waiting for every data pod to load its files".into());
+        }
+        return match pods
+            .iter()
+            .filter(answering)
+            .max_by_key(|p| (p.offset.unwrap_or(0), p.keys.unwrap_or(0), -p.ordinal))
+        {
+            Some(p) => Bootstrap::Master(p.name.clone()),
+            None => Bootstrap::Wait("no data pod yet".into()),
+        };
+    }
     let Some(rec) = &recorded.master else {
         return match pods.iter().find(|p| p.ordinal == 0) {
             Some(p) if answering(&p) => Bootstrap::Master(p.name.clone()),
@@ -134,22 +156,48 @@ pub enum RestartedMaster {
     /// has the data; the sentinels alone would wait for their role check
     /// (down-after + 20 s) with no master meanwhile.
     Failover,
-    /// No other data pod exists: it is all there is; make it master again.
+    /// The cache has one data pod: it is all there is; make it master
+    /// again.
     Promote,
+    /// No replica that followed this master holds data (they restarted
+    /// too, or are still coming back): neither fail over to an empty or
+    /// older node nor promote the restarted one over pods that may have
+    /// more; wait (the reason).
+    Wait(String),
 }
 
-/// Decides [`RestartedMaster`] for the `master` pod among `pods`.
-pub fn restarted_master(pods: &[DataPod], master: &str) -> RestartedMaster {
+/// Decides [`RestartedMaster`] for the `master` pod (stable name
+/// `master_host`) among `pods`, in a cache of `want` data pods. A
+/// failover is asked for only when a replica that was linked to this
+/// master has its data (the sentinels promote the one with the highest
+/// offset, so an empty pod never wins over it).
+pub fn restarted_master(
+    pods: &[DataPod],
+    master: &str,
+    master_host: &str,
+    want: i32,
+) -> RestartedMaster {
     let Some(m) = pods.iter().find(|p| p.name == master) else {
         return RestartedMaster::No;
     };
     if !unassigned(m) {
         return RestartedMaster::No;
     }
-    if pods.iter().any(|p| p.name != master) {
+    if want <= 1 {
+        return RestartedMaster::Promote;
+    }
+    let followed = pods.iter().any(|p| {
+        p.name != master
+            && p.is_master == Some(false)
+            && p.master_host.as_deref() == Some(master_host)
+            && p.offset.unwrap_or(0) > 0
+    });
+    if followed {
         RestartedMaster::Failover
     } else {
-        RestartedMaster::Promote
+        RestartedMaster::Wait(format!(
+            "master {master} restarted and no replica that followed it has data yet"
+        ))
     }
 }
 
@@ -234,9 +282,10 @@ pub fn sentinel_to_reset(
 }
 
 /// The retry delay after `failures` reconciles of a cache failed in a
-/// row: 1 s doubling up to 5 minutes.
+/// row: 1 s doubling up to 30 s (a fixed Secret, or the API server back,
+/// is picked up within that).
 pub fn backoff(failures: u32) -> std::time::Duration {
-    std::time::Duration::from_secs(1u64 << failures.min(9)).min(std::time::Duration::from_secs(300))
+    std::time::Duration::from_secs(1u64 << failures.min(5)).min(std::time::Duration::from_secs(30))
 }
 
 #[cfg(test)]
@@ -262,14 +311,39 @@ mod tests {
     fn a_new_cache_takes_ordinal_zero_once_it_answers() {
         let mut pods = vec![pod(0, true, "a", 0), pod(1, true, "b", 0)];
         assert_eq!(
-            bootstrap_master(&pods, &Recorded::default()),
+            bootstrap_master(&pods, &Recorded::default(), None),
             Bootstrap::Master("c-0".into())
         );
         pods[0].is_master = None;
         assert!(matches!(
-            bootstrap_master(&pods, &Recorded::default()),
+            bootstrap_master(&pods, &Recorded::default(), None),
             Bootstrap::Wait(_)
         ));
+    }
+
+    #[test]
+    fn a_cache_created_again_on_kept_claims_takes_the_pod_with_the_most_data() {
+        let mut pods = vec![
+            pod(0, true, "a", 0),
+            pod(1, true, "b", 900),
+            pod(2, true, "c", 0),
+        ];
+        pods[2].is_master = None;
+        assert!(matches!(
+            bootstrap_master(&pods, &Recorded::default(), Some(3)),
+            Bootstrap::Wait(_)
+        ));
+        pods[2].is_master = Some(true);
+        assert_eq!(
+            bootstrap_master(&pods, &Recorded::default(), Some(3)),
+            Bootstrap::Master("c-1".into())
+        );
+        // All empty (a new cache with disks): ordinal 0.
+        pods[1].offset = Some(0);
+        assert_eq!(
+            bootstrap_master(&pods, &Recorded::default(), Some(3)),
+            Bootstrap::Master("c-0".into())
+        );
     }
 
     #[test]
@@ -286,7 +360,7 @@ mod tests {
             pod(2, true, "r", 400),
         ];
         assert_eq!(
-            bootstrap_master(&pods, &rec),
+            bootstrap_master(&pods, &rec, None),
             Bootstrap::Master("c-1".into())
         );
         // It came back empty (new replid, offset 0): the replica holding
@@ -297,7 +371,7 @@ mod tests {
             pod(2, true, "r", 600),
         ];
         assert_eq!(
-            bootstrap_master(&pods, &rec),
+            bootstrap_master(&pods, &rec, None),
             Bootstrap::Master("c-2".into())
         );
         // Nobody has it: refuse rather than promote older data.
@@ -307,21 +381,21 @@ mod tests {
             pod(2, true, "r", 100),
         ];
         assert!(matches!(
-            bootstrap_master(&pods, &rec),
+            bootstrap_master(&pods, &rec, None),
             Bootstrap::Refuse(_)
         ));
         // Somebody doesn't answer yet: wait, it may be the one.
         let mut waiting = pods.clone();
         waiting[0].is_master = None;
         assert!(matches!(
-            bootstrap_master(&waiting, &rec),
+            bootstrap_master(&waiting, &rec, None),
             Bootstrap::Wait(_)
         ));
         // The recorded master reloaded its files under a new id: it has keys.
         let mut reloaded = pods;
         reloaded[1].keys = Some(42);
         assert_eq!(
-            bootstrap_master(&reloaded, &rec),
+            bootstrap_master(&reloaded, &rec, None),
             Bootstrap::Master("c-1".into())
         );
     }
@@ -435,32 +509,58 @@ mod tests {
     }
 
     #[test]
-    fn failed_reconciles_back_off_up_to_five_minutes() {
+    fn failed_reconciles_back_off_up_to_thirty_seconds() {
         use std::time::Duration;
         assert_eq!(backoff(0), Duration::from_secs(1));
         assert_eq!(backoff(3), Duration::from_secs(8));
-        assert_eq!(backoff(30), Duration::from_secs(300));
+        assert_eq!(backoff(30), Duration::from_secs(30));
     }
 
     #[test]
-    fn a_master_that_restarted_unassigned_is_failed_over_unless_it_is_alone() {
+    fn a_master_that_restarted_unassigned_is_failed_over_only_to_a_replica_with_its_data() {
+        let none = crate::operator::builder::NO_MASTER;
         let mut pods = vec![
             pod(0, true, "r", 10),
             pod(1, false, "r", 10),
             pod(2, false, "r", 10),
         ];
-        assert_eq!(restarted_master(&pods, "c-0"), RestartedMaster::No);
-        pods[0].is_master = Some(false);
-        pods[0].master_host = Some(crate::operator::builder::NO_MASTER.into());
-        assert!(unassigned(&pods[0]));
-        assert_eq!(restarted_master(&pods, "c-0"), RestartedMaster::Failover);
+        pods[1].master_host = Some("c-0.h".into());
+        pods[2].master_host = Some("c-0.h".into());
         assert_eq!(
-            restarted_master(&pods[..1], "c-0"),
+            restarted_master(&pods, "c-0", "c-0.h", 3),
+            RestartedMaster::No
+        );
+        pods[0].is_master = Some(false);
+        pods[0].master_host = Some(none.into());
+        assert!(unassigned(&pods[0]));
+        assert!(!unassigned(&pods[1]));
+        assert_eq!(
+            restarted_master(&pods, "c-0", "c-0.h", 3),
+            RestartedMaster::Failover
+        );
+        // A one-pod cache: it is all there is.
+        assert_eq!(
+            restarted_master(&pods[..1], "c-0", "c-0.h", 1),
             RestartedMaster::Promote
         );
-        // A replica pointed at a real master is not unassigned.
-        pods[1].master_host = Some("c-0.h".into());
-        assert!(!unassigned(&pods[1]));
-        assert_eq!(restarted_master(&pods, "c-9"), RestartedMaster::No);
+        // The others missing (being recreated) or unassigned and empty:
+        // neither a failover to them nor a promotion over them.
+        assert!(matches!(
+            restarted_master(&pods[..1], "c-0", "c-0.h", 3),
+            RestartedMaster::Wait(_)
+        ));
+        let mut empty = pods.clone();
+        for p in &mut empty[1..] {
+            p.master_host = Some(none.into());
+            p.offset = Some(0);
+        }
+        assert!(matches!(
+            restarted_master(&empty, "c-0", "c-0.h", 3),
+            RestartedMaster::Wait(_)
+        ));
+        assert_eq!(
+            restarted_master(&pods, "c-9", "c-9.h", 3),
+            RestartedMaster::No
+        );
     }
 }

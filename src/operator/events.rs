@@ -94,16 +94,21 @@ async fn subscribe(ctx: Arc<Ctx>, rc: &ReplicatedCache, ip: &str, pw: &str) -> R
     let names = Names::of(rc);
     let mut c = client::Conn::open(&format!("{ip}:{SENTINEL_PORT}"), Some(pw)).await?;
     c.call(&["PSUBSCRIBE", "*"]).await?;
+    let mut pinged = false;
     loop {
         let msg = match c.read_within(Duration::from_secs(30)).await {
             Ok(m) => m,
-            // Quiet is normal; a dead sentinel's link is found by PING.
-            Err(e) if e == "reply timeout" => {
-                c.call(&["PING"]).await?;
+            // Quiet is normal; a dead sentinel's link is found by PING,
+            // whose pong arrives in order with the messages (never read
+            // in their place).
+            Err(e) if e == "reply timeout" && !pinged => {
+                c.send(&["PING"]).await?;
+                pinged = true;
                 continue;
             }
             Err(e) => return Err(e),
         };
+        pinged = false;
         let parts = client::strings(&msg);
         let (channel, payload) = match parts.as_slice() {
             [kind, _, ch, p] if kind == "pmessage" => (ch.clone(), p.clone()),
@@ -153,10 +158,15 @@ async fn switch(
     if !controller::says_master(&ip, pw).await {
         return;
     }
-    let _one_at_a_time = ctx.switch_lock.lock().await;
     let slice = controller::endpoint_slice(rc, names, &names.cache, &[ip]);
     let api = Api::namespaced(ctx.client.clone(), &names.namespace);
-    match controller::apply(&api, slice, &ctx.metrics).await {
+    // One write per switch (every sentinel reports it); held only around
+    // the write, so nothing slow (a dead old master) holds other caches.
+    let written = {
+        let _one_at_a_time = ctx.switch_lock.lock().await;
+        controller::apply(&api, slice, &ctx.metrics).await
+    };
+    match written {
         Ok(true) => {}
         Ok(false) => return,
         Err(e) => {

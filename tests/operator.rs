@@ -190,6 +190,39 @@ fn wait_available(ns: &Namespace, name: &str, more: &dyn Fn() -> String) {
     );
 }
 
+/// A test's cache `cache` Available in its own namespace, under a local
+/// operator whose log is `log`; the test holds the operators' turn.
+struct Running {
+    _turn: std::sync::MutexGuard<'static, ()>,
+    ns: Namespace,
+    _dir: tempfile::TempDir,
+    log: std::path::PathBuf,
+    op: Operator,
+    pw: String,
+}
+
+/// Takes the turn, starts an operator, applies `yaml` in namespace `ns`
+/// and waits for it to be Available.
+fn running(ns: &str, yaml: &str) -> Running {
+    let turn = one_operator_at_a_time();
+    install_crd();
+    let ns = Namespace::new(ns);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("operator.log");
+    let op = Operator::start(&log);
+    ns.apply(yaml);
+    wait_available(&ns, "cache", &log_of(&log));
+    let pw = secret_password(&ns, "cache-auth");
+    Running {
+        _turn: turn,
+        ns,
+        _dir: dir,
+        log,
+        op,
+        pw,
+    }
+}
+
 /// The operator's log file, for failure messages.
 fn log_of(log: &std::path::Path) -> impl Fn() -> String + '_ {
     move || std::fs::read_to_string(log).unwrap_or_default()
@@ -330,17 +363,17 @@ fn role(addr: &str, pw: &str) -> String {
 /// records the switch.
 #[test]
 fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
-    let _turn = one_operator_at_a_time();
-    install_crd();
-    let ns = Namespace::new("operator-e2e");
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("operator.log");
-    let op = Operator::start(&log);
     let example =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cache.yaml"))
             .unwrap();
-    ns.apply(&example);
-    wait_available(&ns, "cache", &log_of(&log));
+    let Running {
+        _turn,
+        ns,
+        _dir,
+        log,
+        op,
+        pw,
+    } = running("operator-e2e", &example);
     let mut row = String::new();
     assert!(
         eventually(Duration::from_secs(60), || {
@@ -354,7 +387,6 @@ fn a_cache_comes_up_serves_through_its_service_and_follows_a_failover() {
 
     // A write through the master Service's ClusterIP (kube-proxy) is on
     // every replica.
-    let pw = secret_password(&ns, "cache-auth");
     assert_eq!(pw.len(), 32);
     let vip = ns.jsonpath(&["service", "cache"], "{.spec.clusterIP}");
     // (kube-proxy programs a new Service within its sync period)
@@ -614,18 +646,20 @@ fn missing_keys(addr: &str, pw: &str, keys: &[String]) -> Vec<String> {
 /// master), and exactly one pod says master.
 #[test]
 fn a_force_deleted_master_loses_no_acknowledged_write_and_its_pod_rejoins() {
-    let _turn = one_operator_at_a_time();
-    install_crd();
-    let ns = Namespace::new("operator-kill");
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("operator.log");
-    let _op = Operator::start(&log);
-    ns.apply(&cache_yaml(
-        "cache",
-        "  sentinel: {downAfterMilliseconds: 2000, failoverTimeout: 10000}\n",
-    ));
-    wait_available(&ns, "cache", &log_of(&log));
-    let pw = secret_password(&ns, "cache-auth");
+    let Running {
+        _turn,
+        ns,
+        _dir,
+        log,
+        op: _op,
+        pw,
+    } = running(
+        "operator-kill",
+        &cache_yaml(
+            "cache",
+            "  sentinel: {downAfterMilliseconds: 2000, failoverTimeout: 10000}\n",
+        ),
+    );
     let service = service_addr(&ns);
     // Both replicas synced before the fault.
     assert!(eventually(Duration::from_secs(60), || {
@@ -720,15 +754,14 @@ fn a_force_deleted_master_loses_no_acknowledged_write_and_its_pod_rejoins() {
 /// promoted pod (never two addresses), and no data is lost.
 #[test]
 fn an_operator_killed_during_a_failover_converges_when_restarted() {
-    let _turn = one_operator_at_a_time();
-    install_crd();
-    let ns = Namespace::new("operator-restart");
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("operator.log");
-    let op = Operator::start(&log);
-    ns.apply(&cache_yaml("cache", "  replicas: 2\n"));
-    wait_available(&ns, "cache", &log_of(&log));
-    let pw = secret_password(&ns, "cache-auth");
+    let Running {
+        _turn,
+        ns,
+        _dir,
+        log,
+        op,
+        pw,
+    } = running("operator-restart", &cache_yaml("cache", "  replicas: 2\n"));
     let service = service_addr(&ns);
     let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
     let mut m = redis_at(&service, &pw);
@@ -965,15 +998,14 @@ fn the_operator_installed_from_deploy_runs_in_the_cluster_with_a_standby() {
 /// live replica, and says so in Events.
 #[test]
 fn after_a_scale_down_the_sentinels_are_reset_one_at_a_time() {
-    let _turn = one_operator_at_a_time();
-    install_crd();
-    let ns = Namespace::new("operator-scale");
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("operator.log");
-    let op = Operator::start(&log);
-    ns.apply(&cache_yaml("cache", "  replicas: 3\n"));
-    wait_available(&ns, "cache", &log_of(&log));
-    let pw = secret_password(&ns, "cache-auth");
+    let Running {
+        _turn,
+        ns,
+        _dir,
+        log,
+        op,
+        pw,
+    } = running("operator-scale", &cache_yaml("cache", "  replicas: 3\n"));
     let replicas_known = |i: usize| -> Option<usize> {
         let ip = pod_ip(&ns, &format!("cache-sentinel-{i}"));
         let c = redis::Client::open(format!("redis://:{pw}@{ip}:26379/")).ok()?;

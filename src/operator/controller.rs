@@ -160,6 +160,8 @@ pub struct Ctx {
     pub failures: std::sync::Mutex<BTreeMap<String, u32>>,
     /// The last SENTINEL RESET, per cache.
     pub resets: std::sync::Mutex<BTreeMap<String, Instant>>,
+    /// The last SENTINEL FAILOVER asked for a restarted master, per cache.
+    pub failovers_asked: std::sync::Mutex<BTreeMap<String, Instant>>,
 }
 
 impl Ctx {
@@ -173,6 +175,7 @@ impl Ctx {
             switch_lock: Default::default(),
             failures: Default::default(),
             resets: Default::default(),
+            failovers_asked: Default::default(),
         }
     }
 }
@@ -322,6 +325,13 @@ struct SentinelView {
     flags: String,
     /// `num-other-sentinels`.
     other_sentinels: i64,
+}
+
+impl SentinelView {
+    /// Whether it names `pod` as the cache's master.
+    fn names_master(&self, pod: &str) -> bool {
+        self.master_host.as_deref().map(decide::pod_of_host) == Some(pod)
+    }
 }
 
 async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> {
@@ -974,7 +984,7 @@ async fn fix_restarted_master(
     master: &str,
     pw: &str,
 ) {
-    let key = format!("{}#failover", cache_key(rc));
+    let key = cache_key(rc);
     let host = names.data_host(master);
     let note = match decide::restarted_master(data, master, &host, rc.spec.replicas) {
         decide::RestartedMaster::No => return,
@@ -999,7 +1009,7 @@ async fn fix_restarted_master(
         decide::RestartedMaster::Failover => {
             let gap = Duration::from_millis(rc.spec.sentinel_timings().failover_timeout as u64);
             if ctx
-                .resets
+                .failovers_asked
                 .lock()
                 .unwrap()
                 .get(&key)
@@ -1008,9 +1018,7 @@ async fn fix_restarted_master(
                 return;
             }
             let set = names.master_set();
-            let agreeing = sentinels
-                .iter()
-                .filter(|s| s.master_host.as_deref().map(decide::pod_of_host) == Some(master));
+            let agreeing = sentinels.iter().filter(|s| s.names_master(master));
             let master_ip = data
                 .iter()
                 .find(|p| p.name == master)
@@ -1048,7 +1056,10 @@ async fn fix_restarted_master(
                 }
             }
             let Some(by) = asked else { return };
-            ctx.resets.lock().unwrap().insert(key, Instant::now());
+            ctx.failovers_asked
+                .lock()
+                .unwrap()
+                .insert(key, Instant::now());
             format!(
                 "master {master} restarted before the sentinels noticed and waits without its data; asked sentinel {by} to fail over to the most up-to-date replica"
             )
@@ -1074,7 +1085,7 @@ async fn reset_stale_sentinel(
         .filter(|s| s.configured)
         .map(|s| SentinelCounts {
             name: s.name.clone(),
-            agrees: s.master_host.as_deref().map(decide::pod_of_host) == Some(master),
+            agrees: s.names_master(master),
             in_failover: s.flags.contains("failover_in_progress"),
             other_sentinels: s.other_sentinels,
             replicas: s.replicas.len() as i64,

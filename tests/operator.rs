@@ -592,7 +592,7 @@ fn acknowledged_writer(
         let mut i = 0u64;
         let start = std::time::Instant::now();
         while !stop.load(std::sync::atomic::Ordering::Relaxed)
-            && start.elapsed() < Duration::from_secs(300)
+            && start.elapsed() < Duration::from_secs(600)
         {
             if conn.is_none() {
                 conn = redis::Client::open(format!("redis://:{pw}@{addr}/"))
@@ -1050,4 +1050,282 @@ fn after_a_scale_down_the_sentinels_are_reset_one_at_a_time() {
     sentinel_failover(&ns, &pw);
     let moved = wait_master_moved(&ns, &old, Duration::from_secs(60));
     assert_eq!(moved.as_deref(), Some(pod_ip(&ns, "cache-1").as_str()));
+}
+
+/// The UIDs of pods `<prefix>0..n`, "" for one that does not exist.
+fn uids(ns: &Namespace, prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| ns.jsonpath(&["pod", &format!("{prefix}{i}")], "{.metadata.uid}"))
+        .collect()
+}
+
+/// One `CONFIG GET` (or `SENTINEL MASTER` field) value per pod.
+fn config_of(ns: &Namespace, pw: &str, pod: &str, port: u16, cmd: &[&str], key: &str) -> String {
+    let ip = pod_ip(ns, pod);
+    let Ok(c) = redis::Client::open(format!("redis://:{pw}@{ip}:{port}/")) else {
+        return String::new();
+    };
+    let Ok(mut c) = c.get_connection_with_timeout(Duration::from_secs(2)) else {
+        return String::new();
+    };
+    let mut q = redis::cmd(cmd[0]);
+    for a in &cmd[1..] {
+        q.arg(*a);
+    }
+    let kv: Vec<String> = q.query(&mut c).unwrap_or_default();
+    kv.chunks(2)
+        .find(|p| p.len() == 2 && p[0] == key)
+        .map(|p| p[1].clone())
+        .unwrap_or_default()
+}
+
+/// The longest gap between two accepted writes after `from`.
+fn longest_outage(accepted: &[std::time::Instant], from: std::time::Instant) -> Duration {
+    accepted
+        .windows(2)
+        .filter(|w| w[1] > from)
+        .map(|w| w[1].duration_since(w[0]))
+        .max()
+        .unwrap_or_default()
+}
+
+/// Live settings (maxMemory, maxMemoryPolicy, a sentinel timing) reach
+/// every pod with no restart; then a pod-template change rolls every
+/// sentinel and data pod exactly once, one at a time, the master last
+/// after exactly one handover, with a writer running: no write it had
+/// acknowledged (WAIT 1) is lost, and its longest outage is printed.
+#[test]
+fn live_settings_apply_without_restarts_and_a_template_change_rolls_with_one_handover() {
+    let Running {
+        _turn,
+        ns,
+        _dir,
+        log,
+        op: _op,
+        pw,
+    } = running(
+        "operator-roll",
+        &cache_yaml(
+            "cache",
+            "  sentinel: {downAfterMilliseconds: 3000, failoverTimeout: 10000}\n",
+        ),
+    );
+    let service = service_addr(&ns);
+    let data_before = uids(&ns, "cache-", 3);
+    let sentinels_before = uids(&ns, "cache-sentinel-", 3);
+
+    // Live settings.
+    ns.k(&[
+        "patch",
+        "rcache",
+        "cache",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"maxMemory":"64mb","maxMemoryPolicy":"allkeys-lru","sentinel":{"downAfterMilliseconds":4000,"failoverTimeout":10000}}}"#,
+    ]);
+    let applied = eventually(Duration::from_secs(60), || {
+        (0..3).all(|i| {
+            let pod = format!("cache-{i}");
+            let get = |k: &str| config_of(&ns, &pw, &pod, 6379, &["CONFIG", "GET", k], k);
+            get("maxmemory") == "67108864" && get("maxmemory-policy") == "allkeys-lru"
+        }) && (0..3).all(|i| {
+            let pod = format!("cache-sentinel-{i}");
+            let m = ["SENTINEL", "MASTER", "cache"];
+            config_of(&ns, &pw, &pod, 26379, &m, "down-after-milliseconds") == "4000"
+        })
+    });
+    assert!(applied, "live settings not applied\n{}", log_of(&log)());
+    assert_eq!(uids(&ns, "cache-", 3), data_before, "a data pod restarted");
+    assert_eq!(uids(&ns, "cache-sentinel-", 3), sentinels_before);
+    assert!(!event_notes(&ns, "SettingsApplied").is_empty());
+    assert!(!event_notes(&ns, "SentinelSettingsApplied").is_empty());
+
+    // A template change, under a writer.
+    assert!(eventually(Duration::from_secs(60), || {
+        let mut m = redis_at(&service, &pw);
+        matches!(
+            redis::cmd("WAIT").arg(2).arg(1000).query::<i64>(&mut m),
+            Ok(2)
+        )
+    }));
+    let old_master = ns.jsonpath(&["rcache", "cache"], "{.status.master}");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = acknowledged_writer(service.clone(), pw.clone(), stop.clone());
+    std::thread::sleep(Duration::from_secs(2));
+    let changed = std::time::Instant::now();
+    ns.k(&[
+        "patch",
+        "rcache",
+        "cache",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"podAnnotations":{"picket.dev/test-rollout":"1"}}}"#,
+    ]);
+    // Every UID each pod had, and when each new one was first seen.
+    let names: Vec<String> = (0..3)
+        .map(|i| format!("cache-{i}"))
+        .chain((0..3).map(|i| format!("cache-sentinel-{i}")))
+        .collect();
+    let mut seen: Vec<Vec<(String, std::time::Instant)>> = data_before
+        .iter()
+        .chain(&sentinels_before)
+        .map(|u| vec![(u.clone(), changed)])
+        .collect();
+    let converged = eventually(Duration::from_secs(420), || {
+        let now: Vec<String> = uids(&ns, "cache-", 3)
+            .into_iter()
+            .chain(uids(&ns, "cache-sentinel-", 3))
+            .collect();
+        for (i, u) in now.iter().enumerate() {
+            if !u.is_empty() && seen[i].last().map(|(l, _)| l) != Some(u) {
+                seen[i].push((u.clone(), std::time::Instant::now()));
+            }
+        }
+        let all_new = seen.iter().all(|s| s.len() >= 2);
+        let reason = ns.jsonpath(
+            &["rcache", "cache"],
+            "{.status.conditions[?(@.type==\"Progressing\")].reason}",
+        );
+        all_new && reason == "Converged"
+    });
+    assert!(
+        converged,
+        "the rollout did not finish: {seen:?}\n{}\n{}",
+        ns.describe(),
+        log_of(&log)()
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acked, accepted) = writer.join().unwrap();
+    for (name, s) in names.iter().zip(&seen) {
+        assert_eq!(s.len(), 2, "{name} restarted {} times", s.len() - 1);
+    }
+    // The master last: its new pod came after both replicas' new pods.
+    let at = |pod: &str| seen[names.iter().position(|n| n == pod).unwrap()][1].1;
+    for p in names.iter().take(3).filter(|p| **p != old_master) {
+        assert!(at(p) < at(&old_master), "{p} restarted after the master");
+    }
+    let handovers = event_notes(&ns, "Handover");
+    assert_eq!(handovers.len(), 1, "{handovers:?}");
+    let switched = event_notes(&ns, "MasterSwitched");
+    assert_eq!(switched.len(), 1, "{switched:?}");
+    assert_eq!(event_notes(&ns, "RollingRestart").len(), 6);
+    let new_master = ns.jsonpath(&["rcache", "cache"], "{.status.master}");
+    assert_ne!(new_master, old_master);
+    assert_eq!(masters(&ns, &pw, 3), vec![new_master.clone()]);
+    let missing = missing_keys(&format!("{}:6379", pod_ip(&ns, &new_master)), &pw, &acked);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes lost",
+        missing.len()
+    );
+    eprintln!(
+        "rollout of 6 pods: {:?}; {} writes acknowledged, 0 lost; the writer's longest outage {:?}",
+        changed.elapsed(),
+        acked.len(),
+        longest_outage(&accepted, changed)
+    );
+}
+
+/// The pause annotation holds every change (a live setting stays as it
+/// was, the status says Paused) until removed; a scale-down that would
+/// remove the master hands it over to a kept pod first, losing no
+/// acknowledged write.
+#[test]
+fn a_paused_cache_is_left_alone_and_a_scale_down_hands_the_master_over_first() {
+    let Running {
+        _turn,
+        ns,
+        _dir,
+        log,
+        op: _op,
+        pw,
+    } = running(
+        "operator-pause",
+        &cache_yaml(
+            "cache",
+            "  sentinel: {downAfterMilliseconds: 3000, failoverTimeout: 10000}\n",
+        ),
+    );
+    let maxmemory = |pod: &str| {
+        config_of(
+            &ns,
+            &pw,
+            pod,
+            6379,
+            &["CONFIG", "GET", "maxmemory"],
+            "maxmemory",
+        )
+    };
+    ns.k(&["annotate", "rcache", "cache", "picket.dev/paused=true"]);
+    assert!(eventually(Duration::from_secs(30), || ns.jsonpath(
+        &["rcache", "cache"],
+        "{.status.conditions[?(@.type==\"Progressing\")].reason}"
+    ) == "Paused"));
+    ns.k(&[
+        "patch",
+        "rcache",
+        "cache",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"maxMemory":"32mb"}}"#,
+    ]);
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(maxmemory("cache-0"), "0", "changed while paused");
+    ns.k(&["annotate", "rcache", "cache", "picket.dev/paused-"]);
+    assert!(eventually(Duration::from_secs(30), || maxmemory("cache-0")
+        == "33554432"));
+
+    // The master moves off ordinal 0, then the cache shrinks to one pod.
+    let old = master_slice(&ns);
+    sentinel_failover(&ns, &pw);
+    assert!(wait_master_moved(&ns, &old, Duration::from_secs(60)).is_some());
+    assert!(eventually(Duration::from_secs(30), || ns
+        .jsonpath(&["rcache", "cache"], "{.status.master}")
+        != "cache-0"));
+    let service = service_addr(&ns);
+    // Both replicas follow the new master before the writer starts.
+    assert!(eventually(Duration::from_secs(60), || {
+        let mut m = redis_at(&service, &pw);
+        matches!(
+            redis::cmd("WAIT").arg(2).arg(1000).query::<i64>(&mut m),
+            Ok(2)
+        )
+    }));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = acknowledged_writer(service.clone(), pw.clone(), stop.clone());
+    std::thread::sleep(Duration::from_secs(2));
+    let changed = std::time::Instant::now();
+    ns.k(&[
+        "patch",
+        "rcache",
+        "cache",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"replicas":1}}"#,
+    ]);
+    let shrunk = eventually(Duration::from_secs(180), || {
+        ns.kubectl(&["get", "pod", "cache-1"]).is_err()
+            && ns.kubectl(&["get", "pod", "cache-2"]).is_err()
+            && ns.jsonpath(&["rcache", "cache"], "{.status.master}") == "cache-0"
+    });
+    assert!(shrunk, "{}\n{}", ns.describe(), log_of(&log)());
+    // Writes go on after the move (WAIT 1 has no replica left to ack).
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acked, accepted) = writer.join().unwrap();
+    let handovers = event_notes(&ns, "Handover");
+    assert_eq!(handovers.len(), 1, "{handovers:?}");
+    assert!(accepted.last().is_some_and(|t| *t > changed));
+    let missing = missing_keys(&format!("{}:6379", pod_ip(&ns, "cache-0")), &pw, &acked);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes lost",
+        missing.len()
+    );
+    assert_eq!(masters(&ns, &pw, 1), vec!["cache-0".to_string()]);
+    eprintln!(
+        "scale-down 3 -> 1 past the master: {} writes acknowledged, 0 lost; the writer's longest outage {:?}",
+        acked.len(),
+        longest_outage(&accepted, changed)
+    );
 }

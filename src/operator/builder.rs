@@ -187,19 +187,14 @@ fn conf_value(v: &str) -> String {
     crate::config::quote(v)
 }
 
-/// `picket.conf` for the data pods.
+/// The part of `picket.conf` that needs a restart to change (its hash is
+/// in the pod template, so a change rolls the data pods).
 pub fn data_config(spec: &ReplicatedCacheSpec) -> String {
     let mut c = String::from("# Written by picket-operator from the ReplicatedCache spec.\n");
     let mut line = |k: &str, v: &str| c.push_str(&format!("{k} {}\n", conf_value(v)));
     line("port", &DATA_PORT.to_string());
     line("protected-mode", "no");
     line("dir", DATA_DIR);
-    if let Some(m) = &spec.max_memory {
-        line("maxmemory", m);
-    }
-    if let Some(p) = &spec.max_memory_policy {
-        line("maxmemory-policy", p);
-    }
     let persist = spec.persistence.as_ref().filter(|p| p.enabled);
     match persist {
         Some(p) => {
@@ -211,13 +206,64 @@ pub fn data_config(spec: &ReplicatedCacheSpec) -> String {
             line("appendonly", "no");
         }
     }
-    line(
-        "min-replicas-to-write",
-        &spec.min_replicas_to_write.to_string(),
-    );
     line("min-replicas-max-lag", "10");
     for (k, v) in &spec.config {
         line(k, v);
+    }
+    c
+}
+
+/// The settings the operator changes on running data pods with CONFIG
+/// SET (no restart); they are in the ConfigMap too, for pods that start
+/// later, but not in the restart hash. maxmemory as the server reports
+/// it (bytes; 0 = no limit).
+pub fn live_settings(spec: &ReplicatedCacheSpec) -> Vec<(&'static str, String)> {
+    let bytes = spec
+        .max_memory
+        .as_deref()
+        .and_then(crate::config::parse_memory)
+        .unwrap_or(0);
+    vec![
+        ("maxmemory", bytes.to_string()),
+        (
+            "maxmemory-policy",
+            spec.max_memory_policy
+                .clone()
+                .unwrap_or_else(|| "noeviction".into()),
+        ),
+        (
+            "min-replicas-to-write",
+            spec.min_replicas_to_write.to_string(),
+        ),
+    ]
+}
+
+/// The sentinels' settings for the cache that the operator keeps equal
+/// to the spec with `SENTINEL SET` (live, no restart).
+pub const SENTINEL_SETTINGS: [&str; 4] = [
+    "quorum",
+    "down-after-milliseconds",
+    "failover-timeout",
+    "parallel-syncs",
+];
+
+/// [`SENTINEL_SETTINGS`] as the spec wants them.
+pub fn sentinel_settings(spec: &ReplicatedCacheSpec) -> Vec<(&'static str, String)> {
+    let t = spec.sentinel_timings();
+    let values = [
+        spec.quorum().to_string(),
+        t.down_after_milliseconds.to_string(),
+        t.failover_timeout.to_string(),
+        t.parallel_syncs.to_string(),
+    ];
+    SENTINEL_SETTINGS.into_iter().zip(values).collect()
+}
+
+/// The whole `picket.conf`: [`data_config`] and the [`live_settings`].
+pub fn full_data_config(spec: &ReplicatedCacheSpec) -> String {
+    let mut c = data_config(spec);
+    for (k, v) in live_settings(spec) {
+        c.push_str(&format!("{k} {}\n", conf_value(&v)));
     }
     c
 }
@@ -248,10 +294,12 @@ pub fn image(spec: &ReplicatedCacheSpec, default_image: &str) -> String {
         .unwrap_or_else(|| default_image.to_string())
 }
 
-fn pod_common(rc: &ReplicatedCache, names: &Names, component: &str, hash: &str) -> Value {
+fn pod_common(rc: &ReplicatedCache, names: &Names, component: &str, hash: Option<&str>) -> Value {
     let spec = &rc.spec;
     let mut annotations = spec.pod_annotations.clone().unwrap_or_default();
-    annotations.insert("picket.dev/config-hash".into(), hash.into());
+    if let Some(hash) = hash {
+        annotations.insert("picket.dev/config-hash".into(), hash.into());
+    }
     let mut l = labels(names, Some(component));
     l.extend(selector(names, component));
     json!({
@@ -310,8 +358,8 @@ fn typed<T: serde::de::DeserializeOwned>(v: Value) -> T {
 pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
     let names = Names::of(rc);
     let spec = &rc.spec;
-    let conf = data_config(spec);
-    let hash = fnv1a(&conf);
+    let conf = full_data_config(spec);
+    let hash = fnv1a(&data_config(spec));
     let image = image(spec, default_image);
     let config: ConfigMap = typed(json!({
         "apiVersion": "v1", "kind": "ConfigMap",
@@ -320,7 +368,7 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
     }));
 
     // Data pods.
-    let mut pod = pod_common(rc, &names, "data", &hash);
+    let mut pod = pod_common(rc, &names, "data", Some(&hash));
     let announce = format!(
         "$(POD_NAME).{}.{}.svc.cluster.local",
         names.headless(),
@@ -358,6 +406,9 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
         "serviceName": names.headless(),
         "replicas": spec.replicas,
         "podManagementPolicy": "Parallel",
+        // The operator rolls the pods (rollout.rs): replicas first, the
+        // master last after a confirmed handover.
+        "updateStrategy": {"type": "OnDelete"},
         "selector": {"matchLabels": selector(&names, "data")},
         "template": pod,
     });
@@ -382,7 +433,7 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
 
     // Sentinels: an empty config file on an empty volume; the operator
     // configures them (SENTINEL CONFIG SET / MONITOR / SET).
-    let mut spod = pod_common(rc, &names, "sentinel", &hash);
+    let mut spod = pod_common(rc, &names, "sentinel", None);
     spod["spec"]["containers"] = json!([{
         "name": "sentinel",
         "image": image,
@@ -407,6 +458,8 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
             "serviceName": names.sentinel_headless(),
             "replicas": spec.sentinels,
             "podManagementPolicy": "Parallel",
+            // One at a time, each configured again before the next.
+            "updateStrategy": {"type": "OnDelete"},
             "selector": {"matchLabels": selector(&names, "sentinel")},
             "template": spod,
         },
@@ -581,7 +634,7 @@ mod tests {
         let d = desired(&rc, "default");
         let conf = &d.config.data.as_ref().unwrap()["picket.conf"];
         for want in [
-            "maxmemory 256mb\n",
+            "maxmemory 268435456\n",
             "maxmemory-policy allkeys-lru\n",
             "appendonly yes\n",
             "min-replicas-to-write 1\n",
@@ -637,6 +690,35 @@ mod tests {
         let c = cache(json!({"config": {"hz": "10"}, "replicas": 5}));
         assert_ne!(hash(&a), hash(&b));
         assert_eq!(hash(&a), hash(&c));
+        // Live settings change the ConfigMap, not the pods.
+        let live = cache(json!({"config": {"hz": "10"}, "maxMemory": "1gb",
+            "maxMemoryPolicy": "allkeys-lfu", "minReplicasToWrite": 1}));
+        assert_eq!(hash(&a), hash(&live));
+        let conf =
+            |rc: &ReplicatedCache| desired(rc, "img").config.data.unwrap()["picket.conf"].clone();
+        assert_ne!(conf(&a), conf(&live));
+        assert_eq!(
+            live_settings(&live.spec),
+            vec![
+                ("maxmemory", "1073741824".to_string()),
+                ("maxmemory-policy", "allkeys-lfu".to_string()),
+                ("min-replicas-to-write", "1".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_operator_rolls_both_sets_and_data_settings_do_not_restart_sentinels() {
+        let a = desired(&cache(json!({"config": {"hz": "10"}})), "img");
+        let b = desired(&cache(json!({"config": {"hz": "20"}})), "img");
+        for set in [&a.data, &a.sentinels] {
+            let strategy = set.spec.as_ref().unwrap().update_strategy.clone().unwrap();
+            assert_eq!(strategy.type_.as_deref(), Some("OnDelete"));
+        }
+        assert_eq!(
+            a.sentinels.spec.unwrap().template,
+            b.sentinels.spec.unwrap().template
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -25,6 +26,7 @@ use super::builder::{self, Names, DATA_PORT, MANAGER, SENTINEL_PORT};
 use super::client::{self, Reply};
 use super::crd::{Condition, ReplicatedCache, ReplicatedCacheStatus};
 use super::decide::{self, Bootstrap, DataPod, Recorded, SentinelCounts};
+use super::operations::{self, RollInput, Rolled};
 use super::recorder::{Kind, Recorder};
 
 /// The annotation holding the hash of what was applied.
@@ -160,8 +162,11 @@ pub struct Ctx {
     pub failures: std::sync::Mutex<BTreeMap<String, u32>>,
     /// The last SENTINEL RESET, per cache.
     pub resets: std::sync::Mutex<BTreeMap<String, Instant>>,
-    /// The last SENTINEL FAILOVER asked for a restarted master, per cache.
+    /// The last SENTINEL FAILOVER asked (a restarted master, a handover),
+    /// per cache.
     pub failovers_asked: std::sync::Mutex<BTreeMap<String, Instant>>,
+    /// A rollout's last action and when, per cache (for its deadline).
+    pub rollouts: std::sync::Mutex<BTreeMap<String, (String, Instant)>>,
 }
 
 impl Ctx {
@@ -175,6 +180,7 @@ impl Ctx {
             switch_lock: Default::default(),
             failures: Default::default(),
             resets: Default::default(),
+            rollouts: Default::default(),
             failovers_asked: Default::default(),
         }
     }
@@ -275,7 +281,7 @@ pub fn pod_ip(p: &Pod) -> Option<String> {
         .filter(|ip| !ip.is_empty())
 }
 
-fn ordinal(name: &str) -> i32 {
+pub(super) fn ordinal(name: &str) -> i32 {
     name.rsplit('-')
         .next()
         .and_then(|s| s.parse().ok())
@@ -290,6 +296,7 @@ async fn observe_data_pod(p: &Pod, pw: &str) -> DataPod {
         name,
         ip: pod_ip(p),
         ready: pod_ready(p),
+        revision: revision(p),
         ..Default::default()
     };
     let Some(ip) = &d.ip else { return d };
@@ -307,29 +314,40 @@ async fn observe_data_pod(p: &Pod, pw: &str) -> DataPod {
     d
 }
 
+/// The StatefulSet revision a pod runs.
+fn revision(p: &Pod) -> Option<String> {
+    p.labels().get("controller-revision-hash").cloned()
+}
+
 /// What one sentinel says about the cache's master.
 #[derive(Debug, Clone)]
-struct SentinelView {
-    name: String,
-    ip: String,
-    ready: bool,
+pub struct SentinelView {
+    pub name: String,
+    pub ip: String,
+    pub ready: bool,
     /// It monitors the cache (SENTINEL MASTER answers).
-    configured: bool,
+    pub configured: bool,
     /// Its GET-MASTER-ADDR-BY-NAME host.
-    master_host: Option<String>,
+    pub master_host: Option<String>,
     /// The config epoch it reports.
-    epoch: Option<i64>,
+    pub epoch: Option<i64>,
     /// The replicas it knows (their announced hosts).
-    replicas: Vec<String>,
+    pub replicas: Vec<String>,
     /// Its master's flags (`master`, `s_down`, `failover_in_progress`...).
-    flags: String,
+    pub flags: String,
     /// `num-other-sentinels`.
-    other_sentinels: i64,
+    pub other_sentinels: i64,
+    /// The replicas it knows with `slave-priority` 0 (never promoted).
+    pub unpromotable: Vec<String>,
+    /// The StatefulSet revision it runs.
+    pub revision: Option<String>,
+    /// Its settings for the cache (`SENTINEL MASTER` fields).
+    pub settings: BTreeMap<String, String>,
 }
 
 impl SentinelView {
     /// Whether it names `pod` as the cache's master.
-    fn names_master(&self, pod: &str) -> bool {
+    pub fn names_master(&self, pod: &str) -> bool {
         self.master_host.as_deref().map(decide::pod_of_host) == Some(pod)
     }
 }
@@ -346,6 +364,9 @@ async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> 
         replicas: Vec::new(),
         flags: String::new(),
         other_sentinels: 0,
+        unpromotable: Vec::new(),
+        revision: revision(p),
+        settings: BTreeMap::new(),
     };
     let addr = format!("{ip}:{SENTINEL_PORT}");
     let Ok(mut c) = client::Conn::open(&addr, Some(pw)).await else {
@@ -364,6 +385,11 @@ async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> 
         v.other_sentinels = field("num-other-sentinels")
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
+        for k in builder::SENTINEL_SETTINGS {
+            if let Some(val) = field(k) {
+                v.settings.insert(k.to_string(), val);
+            }
+        }
     }
     if v.configured {
         if let Ok(r) = c.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", set]).await {
@@ -372,8 +398,16 @@ async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> 
         if let Ok(Reply::Array(Some(rs))) = c.call(&["SENTINEL", "REPLICAS", set]).await {
             for r in rs {
                 let kv = client::strings(&r);
-                if let Some(ip) = kv.chunks(2).find(|c| c.len() == 2 && c[0] == "ip") {
-                    v.replicas.push(ip[1].clone());
+                let field = |k: &str| {
+                    kv.chunks(2)
+                        .find(|c| c.len() == 2 && c[0] == k)
+                        .map(|c| c[1].clone())
+                };
+                if let Some(ip) = field("ip") {
+                    if field("slave-priority").as_deref() == Some("0") {
+                        v.unpromotable.push(ip.clone());
+                    }
+                    v.replicas.push(ip);
                 }
             }
         }
@@ -510,7 +544,7 @@ pub fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-fn cache_key(rc: &ReplicatedCache) -> String {
+pub(super) fn cache_key(rc: &ReplicatedCache) -> String {
     format!("{}/{}", rc.namespace().unwrap_or_default(), rc.name_any())
 }
 
@@ -535,25 +569,39 @@ async fn report_invalid(rc: &ReplicatedCache, ctx: &Ctx, msg: &str) {
     ctx.recorder
         .publish(rc, Kind::Warning, "InvalidSpec", "Reconcile", msg)
         .await;
+    set_condition(rc, ctx, "Degraded", true, "InvalidSpec", msg).await;
+}
+
+/// Writes one condition (a merge patch of the conditions), unless it is
+/// already so.
+async fn set_condition(
+    rc: &ReplicatedCache,
+    ctx: &Ctx,
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    msg: &str,
+) {
     let old = rc.status.clone().unwrap_or_default();
+    let status = if ok { "True" } else { "False" };
     if old
         .conditions
         .iter()
-        .any(|c| c.type_ == "Degraded" && c.status == "True" && c.message == msg)
+        .any(|c| c.type_ == type_ && c.status == status && c.reason == reason && c.message == msg)
     {
         return;
     }
     let mut conditions: Vec<Condition> = old
         .conditions
         .iter()
-        .filter(|c| c.type_ != "Degraded")
+        .filter(|c| c.type_ != type_)
         .cloned()
         .collect();
     conditions.push(condition(
         &old.conditions,
-        "Degraded",
-        true,
-        "InvalidSpec",
+        type_,
+        ok,
+        reason,
         msg,
         rc.metadata.generation,
     ));
@@ -571,7 +619,7 @@ async fn report_invalid(rc: &ReplicatedCache, ctx: &Ctx, msg: &str) {
         Ok(_) => {
             ctx.metrics.writes.fetch_add(1, Ordering::Relaxed);
         }
-        Err(e) => tracing::warn!(cache = %rc.name_any(), "writing the Degraded condition: {e}"),
+        Err(e) => tracing::warn!(cache = %rc.name_any(), "writing the {type_} condition: {e}"),
     }
 }
 
@@ -580,13 +628,33 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
         // Garbage collection removes what it owns.
         return Ok(Action::await_change());
     }
+    if rc.paused() {
+        let msg = format!(
+            "paused by the annotation {}: the operator changes nothing of this cache (nor moves its Service) until it is removed",
+            super::crd::PAUSED
+        );
+        set_condition(rc, ctx, "Progressing", false, "Paused", &msg).await;
+        return Ok(Action::requeue(Duration::from_secs(30)));
+    }
     let names = Names::of(rc);
     let ns = names.namespace.clone();
     let m = &ctx.metrics;
     let pw = password(rc, &ns, ctx).await?;
+    let old = rc.status.clone().unwrap_or_default();
 
     // The objects.
-    let d = builder::desired(rc, &ctx.default_image);
+    let mut d = builder::desired(rc, &ctx.default_image);
+    // A scale-down never removes the master: the StatefulSet keeps the
+    // master's ordinal until it has handed over (below).
+    let scale_hold = old
+        .master
+        .as_deref()
+        .map(ordinal)
+        .filter(|o| *o >= rc.spec.replicas)
+        .map(|o| o + 1);
+    if let (Some(n), Some(spec)) = (scale_hold, d.data.spec.as_mut()) {
+        spec.replicas = Some(n);
+    }
     let c = ctx.client.clone();
     apply(&Api::namespaced(c.clone(), &ns), d.config.clone(), m).await?;
     for s in d.services.clone() {
@@ -628,7 +696,6 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
             sentinels.push(v);
         }
     }
-    let old = rc.status.clone().unwrap_or_default();
     let recorded = Recorded {
         master: old.master.clone(),
         replid: old.replid.clone(),
@@ -757,12 +824,13 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     // Replicas of the master with their link up: not one still waiting
     // to be told its master (it has no data), nor one mid-sync.
     let master_host = master.as_ref().map(|mst| names.data_host(mst));
-    let replica_ips: Vec<String> = data
+    let in_sync: Vec<&DataPod> = data
         .iter()
         .filter(|p| Some(&p.name) != master.as_ref() && p.ready && p.is_master == Some(false))
         .filter(|p| p.link_up && p.master_host.is_some() && p.master_host == master_host)
-        .filter_map(|p| p.ip.clone())
         .collect();
+    let replica_ips: Vec<String> = in_sync.iter().filter_map(|p| p.ip.clone()).collect();
+    let in_sync: Vec<String> = in_sync.iter().map(|p| p.name.clone()).collect();
     let slices: Api<EndpointSlice> = Api::namespaced(c.clone(), &ns);
     // What was observed at the start may be stale by now (the event path
     // may have switched the Service meanwhile): the master is asked again,
@@ -805,27 +873,77 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     )
     .await?;
 
+    // Day-2: live settings, a scale-down's handover, the rollout.
+    if let (Some(mst), true) = (agreed.as_deref(), !master_ips.is_empty()) {
+        operations::apply_live_settings(rc, ctx, &data, &pw).await;
+        operations::apply_sentinel_settings(rc, ctx, &names, &sentinels, &pw).await;
+        let service_ok = (live.len() == 1 && live == master_ips) || switched_here;
+        if scale_hold.is_some() {
+            progressing = Some(
+                operations::hand_over_before_scale_down(
+                    rc, ctx, &names, &data, &sentinels, mst, &pw,
+                )
+                .await,
+            );
+        } else {
+            let sets: Api<StatefulSet> = Api::namespaced(c.clone(), &ns);
+            let revision = |s: Option<StatefulSet>| s.and_then(|s| s.status?.update_revision);
+            let input = RollInput {
+                rc,
+                names: &names,
+                data: &data,
+                sentinels: &sentinels,
+                master: mst,
+                data_revision: revision(sets.get_opt(&names.cache).await?),
+                sentinel_revision: revision(sets.get_opt(&names.sentinel()).await?),
+                service_ok,
+                pw: &pw,
+            };
+            match operations::roll(ctx, input).await {
+                Rolled::Done => {}
+                Rolled::Progressing(msg) => progressing = Some(msg),
+                Rolled::Stalled(msg) => {
+                    ctx.recorder
+                        .publish(rc, Kind::Warning, "RolloutStalled", "Rollout", &msg)
+                        .await;
+                    degraded = Some(("RolloutStalled".into(), msg));
+                }
+            }
+        }
+    }
+
     // Status.
     let ready_replicas = data.iter().filter(|p| p.ready).count() as i32;
     let ready_sentinels = sentinels.iter().filter(|s| s.ready).count() as i32;
     let gen = rc.metadata.generation;
     let quorum_ok = configured as i32 >= rc.spec.quorum() && ready_sentinels >= rc.spec.quorum();
     let master_known = !master_ips.is_empty();
+    let monitoring: Vec<&[String]> = sentinels
+        .iter()
+        .filter(|s| s.configured && s.ready)
+        .map(|s| s.replicas.as_slice())
+        .collect();
+    let can_fail_over = decide::failover_ready(&monitoring, &in_sync, rc.spec.replicas);
     let conds = &old.conditions;
+    let (areason, amessage) = match &master {
+        Some(mst) if master_known && can_fail_over => {
+            ("MasterServing", format!("master {mst} serves writes"))
+        }
+        Some(mst) if master_known => (
+            "NoFailoverCandidate",
+            format!(
+                "master {mst} serves writes; the sentinels know no replica in sync with it yet"
+            ),
+        ),
+        _ => ("NoMaster", "no master serves writes yet".into()),
+    };
     let mut conditions = vec![
         condition(
             conds,
             "Available",
-            master_known && quorum_ok,
-            if master_known {
-                "MasterServing"
-            } else {
-                "NoMaster"
-            },
-            &match &master {
-                Some(mst) if master_known => format!("master {mst} serves writes"),
-                _ => "no master serves writes yet".into(),
-            },
+            master_known && quorum_ok && can_fail_over,
+            areason,
+            &amessage,
             gen,
         ),
         condition(
@@ -933,7 +1051,7 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     if let Some((reason, msg)) = degraded {
         tracing::warn!(cache = %names.cache, %reason, "{msg}");
     }
-    let settled = master_known && quorum_ok && !progressing_now;
+    let settled = master_known && quorum_ok && can_fail_over && !progressing_now;
     Ok(Action::requeue(if settled {
         Duration::from_secs(10)
     } else {
@@ -984,7 +1102,6 @@ async fn fix_restarted_master(
     master: &str,
     pw: &str,
 ) {
-    let key = cache_key(rc);
     let host = names.data_host(master);
     let note = match decide::restarted_master(data, master, &host, rc.spec.replicas) {
         decide::RestartedMaster::No => return,
@@ -1007,59 +1124,27 @@ async fn fix_restarted_master(
             )
         }
         decide::RestartedMaster::Failover => {
-            let gap = Duration::from_millis(rc.spec.sentinel_timings().failover_timeout as u64);
-            if ctx
-                .failovers_asked
-                .lock()
-                .unwrap()
-                .get(&key)
-                .is_some_and(|t| t.elapsed() < gap)
-            {
-                return;
-            }
-            let set = names.master_set();
-            let agreeing = sentinels.iter().filter(|s| s.names_master(master));
-            let master_ip = data
+            // Still waiting unassigned just before asking (else the
+            // sentinels already failed over, and a second failover would
+            // drop the new master's writes).
+            let waiting = match data
                 .iter()
                 .find(|p| p.name == master)
-                .and_then(|p| p.ip.clone());
-            let mut asked = None;
-            for s in agreeing {
-                // What was observed may be stale: just before asking, this
-                // sentinel still names the pod and the pod still waits
-                // unassigned (else the sentinels already failed over, and
-                // a second failover would drop the new master's writes).
-                let addr = format!("{}:{SENTINEL_PORT}", s.ip);
-                let Ok(mut c) = client::Conn::open(&addr, Some(pw)).await else {
-                    continue;
-                };
-                let named = c.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", &set]).await;
-                if named.map(|r| client::strings(&r).first().cloned()) != Ok(Some(host.clone())) {
-                    return;
-                }
-                let waiting = match &master_ip {
-                    Some(ip) => matches!(
-                        client::command(&format!("{ip}:{DATA_PORT}"), Some(pw), &["ROLE"]).await,
-                        Ok(r) if client::strings(&r).get(1).map(String::as_str) == Some(builder::NO_MASTER)
-                    ),
-                    None => false,
-                };
-                if !waiting {
-                    return;
-                }
-                match c.call(&["SENTINEL", "FAILOVER", &set]).await {
-                    Ok(Reply::Status(_)) => {
-                        asked = Some(s.name.clone());
-                        break;
-                    }
-                    other => tracing::info!(sentinel = %s.name, "SENTINEL FAILOVER: {other:?}"),
-                }
+                .and_then(|p| p.ip.clone())
+            {
+                Some(ip) => matches!(
+                    client::command(&format!("{ip}:{DATA_PORT}"), Some(pw), &["ROLE"]).await,
+                    Ok(r) if client::strings(&r).get(1).map(String::as_str) == Some(builder::NO_MASTER)
+                ),
+                None => false,
+            };
+            if !waiting {
+                return;
             }
-            let Some(by) = asked else { return };
-            ctx.failovers_asked
-                .lock()
-                .unwrap()
-                .insert(key, Instant::now());
+            let Some(by) = operations::ask_failover(ctx, rc, names, sentinels, master, pw).await
+            else {
+                return;
+            };
             format!(
                 "master {master} restarted before the sentinels noticed and waits without its data; asked sentinel {by} to fail over to the most up-to-date replica"
             )

@@ -128,6 +128,31 @@ pub struct ReplicatedCacheSpec {
     /// Annotations added to every pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_annotations: Option<BTreeMap<String, String>>,
+    /// How long one rollout step (a restarted pod back in sync, a
+    /// handover confirmed) may take before the rollout stops with
+    /// `Degraded` instead of going on.
+    #[serde(default = "default_step_timeout")]
+    #[schemars(range(min = 10))]
+    pub rollout_step_timeout_seconds: i32,
+}
+
+fn default_step_timeout() -> i32 {
+    300
+}
+
+/// The annotation that pauses the operator for one cache (`"true"`): no
+/// writes to its objects, pods, sentinels or Services until removed.
+pub const PAUSED: &str = "picket.dev/paused";
+
+impl ReplicatedCache {
+    /// Whether the [`PAUSED`] annotation is set to `"true"`.
+    pub fn paused(&self) -> bool {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(PAUSED))
+            .is_some_and(|v| v == "true")
+    }
 }
 
 fn default_replicas() -> i32 {

@@ -25,6 +25,8 @@ pub struct DataPod {
     pub offset: Option<i64>,
     /// Keys in its dataset (INFO keyspace), when known.
     pub keys: Option<i64>,
+    /// The StatefulSet revision it runs (`controller-revision-hash`).
+    pub revision: Option<String>,
 }
 
 /// The master the operator recorded in status.
@@ -143,6 +145,24 @@ pub fn pod_of_host(host: &str) -> &str {
 /// pointed it anywhere yet.
 pub fn unassigned(p: &DataPod) -> bool {
     p.is_master == Some(false) && p.master_host.as_deref() == Some(super::builder::NO_MASTER)
+}
+
+/// Whether the sentinels could fail the cache over now: with more than
+/// one data pod wanted, every sentinel that monitors the cache (and at
+/// least one) knows a replica in `in_sync` (pod names of the master's
+/// replicas with their link up). Sentinels learn replicas from the
+/// master's INFO, every 10 s: until then a failover ends in
+/// `-failover-abort-no-good-slave`, so the cache is not yet Available.
+pub fn failover_ready(monitoring: &[&[String]], in_sync: &[String], want: i32) -> bool {
+    if want <= 1 {
+        return true;
+    }
+    !monitoring.is_empty()
+        && monitoring.iter().all(|known| {
+            known
+                .iter()
+                .any(|h| in_sync.iter().any(|p| p == pod_of_host(h)))
+        })
 }
 
 /// What to do when the master the sentinels agree on is a pod that
@@ -304,6 +324,7 @@ mod tests {
             replid: Some(replid.into()),
             offset: Some(offset),
             keys: None,
+            revision: None,
         }
     }
 
@@ -562,5 +583,20 @@ mod tests {
             restarted_master(&pods, "c-9", "c-9.h", 3),
             RestartedMaster::No
         );
+    }
+    #[test]
+    fn failover_is_ready_only_when_every_monitoring_sentinel_knows_an_in_sync_replica() {
+        let host = |p: &str| format!("{p}.c-headless.ns.svc.cluster.local");
+        let both = vec![host("c-1"), host("c-2")];
+        let none: Vec<String> = Vec::new();
+        let in_sync = vec!["c-1".to_string()];
+        assert!(failover_ready(&[&both, &both], &in_sync, 3));
+        // One sentinel has not had its INFO yet.
+        assert!(!failover_ready(&[&both, &none], &in_sync, 3));
+        // They know replicas, but none in sync.
+        assert!(!failover_ready(&[&both], &["c-3".to_string()], 3));
+        assert!(!failover_ready(&[], &in_sync, 3));
+        // A one-pod cache has nothing to fail over to.
+        assert!(failover_ready(&[], &[], 1));
     }
 }

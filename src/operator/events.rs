@@ -150,6 +150,12 @@ async fn switch(
     pw: &str,
     seen: Instant,
 ) {
+    let caches: Api<ReplicatedCache> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    let now = caches.get_opt(&rc.name_any()).await.ok().flatten();
+    if now.is_some_and(|c| c.paused()) {
+        tracing::info!(cache = %names.cache, "paused: the master Service is not moved");
+        return;
+    }
     let new_pod = decide::pod_of_host(new_host).to_string();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &names.namespace);
     let Some(ip) = ip_of(&pods, &new_pod).await else {
@@ -188,7 +194,6 @@ async fn switch(
         )
         .await;
     }
-    let caches: Api<ReplicatedCache> = Api::namespaced(ctx.client.clone(), &names.namespace);
     let patch = json!({"status": {
         "master": new_pod,
         "masterAddress": format!("{new_host}:{DATA_PORT}"),

@@ -21,4 +21,6 @@ pub mod crd;
 pub mod decide;
 pub mod events;
 pub mod http;
+pub mod operations;
 pub mod recorder;
+pub mod rollout;

@@ -1,0 +1,422 @@
+//! Day-2 operations on a running cache, called by the reconcile once the
+//! sentinels agree on the master: live settings (CONFIG SET, SENTINEL
+//! SET), the controlled rollout of changed pods ([`super::rollout`]), and
+//! handovers (`SENTINEL FAILOVER`) before a master is restarted or
+//! scaled away.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams};
+
+use super::builder::{self, Names, DATA_PORT, SENTINEL_PORT};
+use super::client::{self, Reply};
+use super::controller::{Ctx, SentinelView};
+use super::crd::ReplicatedCache;
+use super::decide::{self, DataPod};
+use super::recorder::Kind;
+use super::rollout::{self, Member, Step};
+
+/// A replica this many bytes behind its master is not caught up.
+pub const MAX_LAG: i64 = 1 << 20;
+
+/// Sets the [`builder::live_settings`] that differ on every answering
+/// data pod; one Event lists what changed.
+pub async fn apply_live_settings(rc: &ReplicatedCache, ctx: &Ctx, data: &[DataPod], pw: &str) {
+    let want = builder::live_settings(&rc.spec);
+    let mut changed = Vec::new();
+    for p in data {
+        let Some(ip) = &p.ip else { continue };
+        let Ok(mut c) = client::Conn::open(&format!("{ip}:{DATA_PORT}"), Some(pw)).await else {
+            continue;
+        };
+        for (k, v) in &want {
+            let now = c.call(&["CONFIG", "GET", k]).await;
+            let now = now.map(|r| client::strings(&r).get(1).cloned());
+            if matches!(&now, Ok(Some(cur)) if cur != v) {
+                match c.call(&["CONFIG", "SET", k, v]).await {
+                    Ok(Reply::Status(_)) => changed.push(format!("{k} {v} on {}", p.name)),
+                    other => tracing::warn!(pod = %p.name, "CONFIG SET {k} {v}: {other:?}"),
+                }
+            }
+        }
+    }
+    if !changed.is_empty() {
+        let note = format!("set live, no restart: {}", changed.join(", "));
+        ctx.recorder
+            .publish(rc, Kind::Normal, "SettingsApplied", "ConfigSet", &note)
+            .await;
+    }
+}
+
+/// Sets the [`builder::sentinel_settings`] that differ on every
+/// configured sentinel.
+pub async fn apply_sentinel_settings(
+    rc: &ReplicatedCache,
+    ctx: &Ctx,
+    names: &Names,
+    sentinels: &[SentinelView],
+    pw: &str,
+) {
+    let want = builder::sentinel_settings(&rc.spec);
+    let set = names.master_set();
+    let mut changed = Vec::new();
+    for s in sentinels.iter().filter(|s| s.configured) {
+        let differ: Vec<&(&str, String)> = want
+            .iter()
+            .filter(|(k, v)| s.settings.get(*k).is_some_and(|cur| cur != v))
+            .collect();
+        if differ.is_empty() {
+            continue;
+        }
+        let mut cmd = vec!["SENTINEL", "SET", set.as_str()];
+        for (k, v) in &differ {
+            cmd.push(k);
+            cmd.push(v);
+        }
+        match client::command(&format!("{}:{SENTINEL_PORT}", s.ip), Some(pw), &cmd).await {
+            Ok(Reply::Status(_)) => {
+                let what: Vec<String> = differ.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                changed.push(format!("{} on {}", what.join(" "), s.name));
+            }
+            other => tracing::warn!(sentinel = %s.name, "SENTINEL SET: {other:?}"),
+        }
+    }
+    if !changed.is_empty() {
+        let note = format!("set live, no restart: {}", changed.join(", "));
+        ctx.recorder
+            .publish(
+                rc,
+                Kind::Normal,
+                "SentinelSettingsApplied",
+                "SentinelSet",
+                &note,
+            )
+            .await;
+    }
+}
+
+/// Why a data pod is not healthy for a rollout step, if it is not: the
+/// master says master; a replica is ready, follows the master with its
+/// link up and is at most [`MAX_LAG`] behind.
+pub fn data_health(p: &DataPod, master: &DataPod, master_host: &str) -> Option<String> {
+    if !p.ready {
+        return Some("not ready".into());
+    }
+    let role = p.is_master?;
+    if p.name == master.name {
+        return (!role).then(|| "does not say master".into());
+    }
+    if role {
+        return Some("says master".into());
+    }
+    if p.master_host.as_deref() != Some(master_host) {
+        return Some("does not follow the master yet".into());
+    }
+    if !p.link_up {
+        return Some("its link to the master is down (syncing)".into());
+    }
+    let lag = master.offset.unwrap_or(0) - p.offset.unwrap_or(0);
+    (lag > MAX_LAG).then(|| format!("{lag} bytes behind the master"))
+}
+
+/// Why a sentinel is not healthy for a rollout step, if it is not: ready,
+/// monitoring the cache, naming `master`, knowing every other sentinel of
+/// `want` and (with replicas) at least one replica.
+pub fn sentinel_health(
+    s: &SentinelView,
+    master: &str,
+    want: i32,
+    with_replicas: bool,
+) -> Option<String> {
+    if !s.ready {
+        Some("not ready".into())
+    } else if !s.configured {
+        Some("does not monitor the cache yet".into())
+    } else if !s.names_master(master) {
+        Some(format!("does not name {master} as master"))
+    } else if s.other_sentinels != i64::from(want - 1) {
+        Some(format!(
+            "knows {} other sentinels, not {}",
+            s.other_sentinels,
+            want - 1
+        ))
+    } else if with_replicas && s.replicas.is_empty() {
+        Some("knows no replica yet".into())
+    } else {
+        None
+    }
+}
+
+/// What the rollout did this reconcile, for the status.
+pub enum Rolled {
+    /// Nothing to roll.
+    Done,
+    /// In progress (the Progressing message).
+    Progressing(String),
+    /// A step overran its deadline: stopped, waiting (the Degraded
+    /// reason's message).
+    Stalled(String),
+}
+
+/// Everything [`roll`] looks at.
+pub struct RollInput<'a> {
+    /// The cache.
+    pub rc: &'a ReplicatedCache,
+    /// Its names.
+    pub names: &'a Names,
+    /// The data pods.
+    pub data: &'a [DataPod],
+    /// The sentinels.
+    pub sentinels: &'a [SentinelView],
+    /// The master the sentinels agree on.
+    pub master: &'a str,
+    /// The data StatefulSet's update revision.
+    pub data_revision: Option<String>,
+    /// The sentinel StatefulSet's update revision.
+    pub sentinel_revision: Option<String>,
+    /// The master Service points at the master.
+    pub service_ok: bool,
+    /// The password.
+    pub pw: &'a str,
+}
+
+/// One step of the rollout: sentinels first, then replicas, then the
+/// master by a handover. A step that waits longer than the spec's
+/// `rolloutStepTimeoutSeconds` after the last action stops the rollout.
+pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
+    let key = super::controller::cache_key(i.rc);
+    let want_data = i.rc.spec.replicas;
+    let with_replicas = want_data > 1;
+    let sentinel_members: Vec<Member> = i
+        .sentinels
+        .iter()
+        .map(|s| Member {
+            name: s.name.clone(),
+            ordinal: super::controller::ordinal(&s.name),
+            current: i.sentinel_revision.is_none() || s.revision == i.sentinel_revision,
+            unhealthy: sentinel_health(s, i.master, i.rc.spec.sentinels, with_replicas),
+        })
+        .collect();
+    let mut step = rollout::sentinel_step(&sentinel_members, i.rc.spec.sentinels as usize);
+    if step == Step::Done {
+        let Some(master) = i.data.iter().find(|p| p.name == i.master) else {
+            return Rolled::Progressing(format!("master {} not observed", i.master));
+        };
+        let host = i.names.data_host(i.master);
+        let data_members: Vec<Member> = i
+            .data
+            .iter()
+            .map(|p| Member {
+                name: p.name.clone(),
+                ordinal: p.ordinal,
+                current: i.data_revision.is_none() || p.revision == i.data_revision,
+                unhealthy: data_health(p, master, &host),
+            })
+            .collect();
+        if rollout::outdated(&data_members) > 0 {
+            if let Some(why) = sentinel_members
+                .iter()
+                .find_map(|m| m.unhealthy.as_ref().map(|w| format!("{}: {w}", m.name)))
+            {
+                step = Step::Wait(why);
+            } else if !i.service_ok {
+                step = Step::Wait(format!(
+                    "the master Service does not point at {} yet",
+                    i.master
+                ));
+            } else {
+                // A handover needs an up-to-date replica in sync that every
+                // sentinel knows.
+                let fresh: Vec<String> = i
+                    .data
+                    .iter()
+                    .zip(&data_members)
+                    .filter(|(_, m)| m.current && m.unhealthy.is_none() && m.name != i.master)
+                    .map(|(p, _)| p.name.clone())
+                    .collect();
+                let known: Vec<&[String]> =
+                    i.sentinels.iter().map(|s| s.replicas.as_slice()).collect();
+                let ready = decide::failover_ready(&known, &fresh, want_data) && !fresh.is_empty();
+                step = rollout::data_step(&data_members, want_data as usize, i.master, ready);
+            }
+        }
+    }
+    let mut steps = ctx.rollouts.lock().unwrap().get(&key).cloned();
+    let rolled = match step {
+        Step::Done => {
+            ctx.rollouts.lock().unwrap().remove(&key);
+            return Rolled::Done;
+        }
+        Step::Wait(why) => {
+            let limit = Duration::from_secs(i.rc.spec.rollout_step_timeout_seconds.max(1) as u64);
+            match &steps {
+                Some((last, at)) if at.elapsed() > limit => {
+                    return Rolled::Stalled(format!(
+                        "rollout stopped: {why}, {} s after {last} (rolloutStepTimeoutSeconds {})",
+                        at.elapsed().as_secs(),
+                        limit.as_secs()
+                    ));
+                }
+                _ => Rolled::Progressing(format!("rolling out: waiting, {why}")),
+            }
+        }
+        Step::Restart { pod, why } => {
+            let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &i.names.namespace);
+            match pods.delete(&pod, &DeleteParams::default()).await {
+                Ok(_) => {
+                    ctx.metrics
+                        .writes
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    ctx.recorder
+                        .publish(i.rc, Kind::Normal, "RollingRestart", "Restart", &why)
+                        .await;
+                    steps = Some((format!("restarting {pod}"), Instant::now()));
+                    Rolled::Progressing(format!("rolling out: restarting {pod}"))
+                }
+                Err(e) => Rolled::Progressing(format!("rolling out: deleting {pod}: {e}")),
+            }
+        }
+        Step::Handover { from } => {
+            match ask_failover(ctx, i.rc, i.names, i.sentinels, &from, i.pw).await {
+                Some(by) => {
+                    let note = format!(
+                        "master {from} runs an old revision and every replica is up to date and in sync: asked sentinel {by} to hand over before restarting it"
+                    );
+                    ctx.recorder
+                        .publish(i.rc, Kind::Normal, "Handover", "Failover", &note)
+                        .await;
+                    steps = Some((format!("the handover from {from}"), Instant::now()));
+                    Rolled::Progressing(format!("rolling out: handing over from master {from}"))
+                }
+                None => Rolled::Progressing(format!(
+                    "rolling out: waiting for the handover from master {from}"
+                )),
+            }
+        }
+    };
+    if let Some(s) = steps {
+        ctx.rollouts.lock().unwrap().insert(key, s);
+    } else {
+        // The first wait of a rollout starts its clock.
+        ctx.rollouts
+            .lock()
+            .unwrap()
+            .insert(key, ("the rollout began".into(), Instant::now()));
+    }
+    rolled
+}
+
+/// Asks one sentinel that still names `master` for `SENTINEL FAILOVER`,
+/// at most once per failover-timeout per cache; the sentinel that
+/// accepted, if one did.
+pub async fn ask_failover(
+    ctx: &Ctx,
+    rc: &ReplicatedCache,
+    names: &Names,
+    sentinels: &[SentinelView],
+    master: &str,
+    pw: &str,
+) -> Option<String> {
+    let key = super::controller::cache_key(rc);
+    let gap = Duration::from_millis(rc.spec.sentinel_timings().failover_timeout as u64);
+    if ctx
+        .failovers_asked
+        .lock()
+        .unwrap()
+        .get(&key)
+        .is_some_and(|t| t.elapsed() < gap)
+    {
+        return None;
+    }
+    let set = names.master_set();
+    let host = names.data_host(master);
+    for s in sentinels.iter().filter(|s| s.names_master(master)) {
+        // What was observed may be stale: just before asking, this
+        // sentinel still names the master (else it already failed over).
+        let addr = format!("{}:{SENTINEL_PORT}", s.ip);
+        let Ok(mut c) = client::Conn::open(&addr, Some(pw)).await else {
+            continue;
+        };
+        let named = c.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", &set]).await;
+        if named.map(|r| client::strings(&r).first().cloned()) != Ok(Some(host.clone())) {
+            return None;
+        }
+        match c.call(&["SENTINEL", "FAILOVER", &set]).await {
+            Ok(Reply::Status(_)) => {
+                ctx.failovers_asked
+                    .lock()
+                    .unwrap()
+                    .insert(key, Instant::now());
+                return Some(s.name.clone());
+            }
+            other => tracing::info!(sentinel = %s.name, "SENTINEL FAILOVER: {other:?}"),
+        }
+    }
+    None
+}
+
+/// A scale-down below the master's ordinal: the pods to be removed are
+/// made unpromotable (`replica-priority 0`), and once every sentinel sees
+/// that and knows a kept replica in sync, the master hands over to one of
+/// the kept. The Progressing message.
+pub async fn hand_over_before_scale_down(
+    rc: &ReplicatedCache,
+    ctx: &Ctx,
+    names: &Names,
+    data: &[DataPod],
+    sentinels: &[SentinelView],
+    master: &str,
+    pw: &str,
+) -> String {
+    let keep = rc.spec.replicas;
+    let host = names.data_host(master);
+    let Some(m) = data.iter().find(|p| p.name == master) else {
+        return format!("scaling down: master {master} not observed");
+    };
+    let doomed: Vec<&DataPod> = data
+        .iter()
+        .filter(|p| p.ordinal >= keep && p.name != master)
+        .collect();
+    for p in &doomed {
+        let Some(ip) = &p.ip else { continue };
+        let addr = format!("{ip}:{DATA_PORT}");
+        let prio = client::command(&addr, Some(pw), &["CONFIG", "GET", "replica-priority"]).await;
+        if !matches!(prio, Ok(r) if client::strings(&r).get(1).map(String::as_str) == Some("0")) {
+            let _ =
+                client::command(&addr, Some(pw), &["CONFIG", "SET", "replica-priority", "0"]).await;
+        }
+    }
+    let doomed_hosts: Vec<String> = doomed.iter().map(|p| names.data_host(&p.name)).collect();
+    let seen = sentinels.iter().all(|s| {
+        s.replicas
+            .iter()
+            .filter(|h| doomed_hosts.contains(h))
+            .all(|h| s.unpromotable.contains(h))
+    });
+    if !seen {
+        return format!(
+            "scaling down to {keep}: waiting for the sentinels to see the removed replicas as unpromotable before master {master} hands over"
+        );
+    }
+    let kept: Vec<String> = data
+        .iter()
+        .filter(|p| p.ordinal < keep && data_health(p, m, &host).is_none() && p.name != master)
+        .map(|p| p.name.clone())
+        .collect();
+    let known: Vec<&[String]> = sentinels.iter().map(|s| s.replicas.as_slice()).collect();
+    if kept.is_empty() || !decide::failover_ready(&known, &kept, 2) {
+        return format!(
+            "scaling down to {keep}: waiting for a kept replica in sync that the sentinels know, to hand master {master} over to"
+        );
+    }
+    if let Some(by) = ask_failover(ctx, rc, names, sentinels, master, pw).await {
+        let note = format!(
+            "master {master} would be removed by the scale-down to {keep} data pods: asked sentinel {by} to hand over to a kept replica first"
+        );
+        ctx.recorder
+            .publish(rc, Kind::Normal, "Handover", "Failover", &note)
+            .await;
+    }
+    format!("scaling down to {keep}: handing over from master {master} first")
+}

@@ -1215,8 +1215,13 @@ fn live_settings_apply_without_restarts_and_a_template_change_rolls_with_one_han
     let missing = missing_keys(&format!("{}:6379", pod_ip(&ns, &new_master)), &pw, &acked);
     assert!(
         missing.is_empty(),
-        "{} acknowledged writes lost",
-        missing.len()
+        "{} acknowledged writes lost (of {}), from {:?} to {:?}\n{}\n{}",
+        missing.len(),
+        acked.len(),
+        missing.first(),
+        missing.last(),
+        ns.describe(),
+        log_of(&log)()
     );
     eprintln!(
         "rollout of 6 pods: {:?}; {} writes acknowledged, 0 lost; the writer's longest outage {:?}",
@@ -1319,8 +1324,13 @@ fn a_paused_cache_is_left_alone_and_a_scale_down_hands_the_master_over_first() {
     let missing = missing_keys(&format!("{}:6379", pod_ip(&ns, "cache-0")), &pw, &acked);
     assert!(
         missing.is_empty(),
-        "{} acknowledged writes lost",
-        missing.len()
+        "{} acknowledged writes lost (of {}), from {:?} to {:?}\n{}\n{}",
+        missing.len(),
+        acked.len(),
+        missing.first(),
+        missing.last(),
+        ns.describe(),
+        log_of(&log)()
     );
     assert_eq!(masters(&ns, &pw, 1), vec!["cache-0".to_string()]);
     eprintln!(

@@ -20,10 +20,30 @@ use super::rollout::{self, Member, Step};
 /// A replica this many bytes behind its master is not caught up.
 pub const MAX_LAG: i64 = 1 << 20;
 
+/// `min-replicas-to-write` on a master being handed over: it refuses
+/// writes (`-NOREPLICAS`) from just before `SENTINEL FAILOVER` until its
+/// clients are moved, so no write is acknowledged by a replica that the
+/// failover then re-points (which would drop it).
+const FENCE: &str = "1000000";
+
+/// Whether a handover was asked for this cache within its
+/// failover-timeout (its master may be fenced).
+fn handover_in_flight(ctx: &Ctx, rc: &ReplicatedCache) -> bool {
+    let gap = Duration::from_millis(rc.spec.sentinel_timings().failover_timeout as u64);
+    ctx.failovers_asked
+        .lock()
+        .unwrap()
+        .get(&super::controller::cache_key(rc))
+        .is_some_and(|t| t.elapsed() < gap)
+}
+
 /// Sets the [`builder::live_settings`] that differ on every answering
-/// data pod; one Event lists what changed.
+/// data pod (not the fence of a pod that says master mid-handover; a
+/// fence outlives a failed handover by at most the failover-timeout);
+/// one Event lists what changed.
 pub async fn apply_live_settings(rc: &ReplicatedCache, ctx: &Ctx, data: &[DataPod], pw: &str) {
     let want = builder::live_settings(&rc.spec);
+    let fenced = handover_in_flight(ctx, rc);
     let mut changed = Vec::new();
     for p in data {
         let Some(ip) = &p.ip else { continue };
@@ -31,6 +51,9 @@ pub async fn apply_live_settings(rc: &ReplicatedCache, ctx: &Ctx, data: &[DataPo
             continue;
         };
         for (k, v) in &want {
+            if fenced && p.is_master == Some(true) && *k == "min-replicas-to-write" {
+                continue;
+            }
             let now = c.call(&["CONFIG", "GET", k]).await;
             let now = now.map(|r| client::strings(&r).get(1).cloned());
             if matches!(&now, Ok(Some(cur)) if cur != v) {
@@ -278,7 +301,8 @@ pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
             }
         }
         Step::Handover { from } => {
-            match ask_failover(ctx, i.rc, i.names, i.sentinels, &from, i.pw).await {
+            let m = i.data.iter().find(|p| p.name == from).expect("the master");
+            match hand_over(ctx, i.rc, i.names, i.sentinels, m, i.pw).await {
                 Some(by) => {
                     let note = format!(
                         "master {from} runs an old revision and every replica is up to date and in sync: asked sentinel {by} to hand over before restarting it"
@@ -307,6 +331,70 @@ pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
     rolled
 }
 
+/// A planned handover from a live `master`: it is fenced (refuses
+/// writes), its replicas are given up to 2 s to reach its offset, and a
+/// sentinel is asked to fail over; without a sentinel that accepted, the
+/// fence is lifted at once.
+pub async fn hand_over(
+    ctx: &Ctx,
+    rc: &ReplicatedCache,
+    names: &Names,
+    sentinels: &[SentinelView],
+    master: &DataPod,
+    pw: &str,
+) -> Option<String> {
+    if handover_in_flight(ctx, rc) {
+        return None;
+    }
+    let addr = format!("{}:{DATA_PORT}", master.ip.as_deref()?);
+    let set = |v: &str| {
+        let addr = addr.clone();
+        let v = v.to_string();
+        async move {
+            client::command(
+                &addr,
+                Some(pw),
+                &["CONFIG", "SET", "min-replicas-to-write", &v],
+            )
+            .await
+        }
+    };
+    if !matches!(set(FENCE).await, Ok(Reply::Status(_))) {
+        return None;
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        let info = client::command(&addr, Some(pw), &["INFO", "replication"]).await;
+        let Ok(Reply::Bulk(Some(b))) = info else {
+            break;
+        };
+        if replicas_caught_up(&String::from_utf8_lossy(&b)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let by = ask_failover(ctx, rc, names, sentinels, &master.name, pw).await;
+    if by.is_none() {
+        let _ = set(&rc.spec.min_replicas_to_write.to_string()).await;
+    }
+    by
+}
+
+/// Whether every replica in a master's `INFO replication` has its
+/// offset.
+pub fn replicas_caught_up(info: &str) -> bool {
+    let Some(offset) = client::info_field(info, "master_repl_offset") else {
+        return false;
+    };
+    info.lines()
+        .filter(|l| l.starts_with("slave") && l.contains("offset="))
+        .all(|l| {
+            l.split(',')
+                .find_map(|kv| kv.strip_prefix("offset="))
+                .is_some_and(|o| o == offset)
+        })
+}
+
 /// Asks one sentinel that still names `master` for `SENTINEL FAILOVER`,
 /// at most once per failover-timeout per cache; the sentinel that
 /// accepted, if one did.
@@ -319,14 +407,7 @@ pub async fn ask_failover(
     pw: &str,
 ) -> Option<String> {
     let key = super::controller::cache_key(rc);
-    let gap = Duration::from_millis(rc.spec.sentinel_timings().failover_timeout as u64);
-    if ctx
-        .failovers_asked
-        .lock()
-        .unwrap()
-        .get(&key)
-        .is_some_and(|t| t.elapsed() < gap)
-    {
+    if handover_in_flight(ctx, rc) {
         return None;
     }
     let set = names.master_set();
@@ -410,7 +491,7 @@ pub async fn hand_over_before_scale_down(
             "scaling down to {keep}: waiting for a kept replica in sync that the sentinels know, to hand master {master} over to"
         );
     }
-    if let Some(by) = ask_failover(ctx, rc, names, sentinels, master, pw).await {
+    if let Some(by) = hand_over(ctx, rc, names, sentinels, m, pw).await {
         let note = format!(
             "master {master} would be removed by the scale-down to {keep} data pods: asked sentinel {by} to hand over to a kept replica first"
         );
@@ -419,4 +500,52 @@ pub async fn hand_over_before_scale_down(
             .await;
     }
     format!("scaling down to {keep}: handing over from master {master} first")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicas_are_caught_up_when_every_offset_is_the_masters() {
+        let info = "role:master\r\nconnected_slaves:2\r\n\
+            slave0:ip=a,port=6379,state=online,offset=120,lag=0\r\n\
+            slave1:ip=b,port=6379,state=online,offset=100,lag=0\r\n\
+            master_repl_offset:120\r\n";
+        assert!(!replicas_caught_up(info));
+        assert!(replicas_caught_up(
+            &info.replace("offset=100", "offset=120")
+        ));
+        assert!(!replicas_caught_up("role:master\r\n"));
+    }
+
+    fn pod(name: &str, master: bool, host: &str, link: bool, offset: i64) -> DataPod {
+        DataPod {
+            name: name.into(),
+            ready: true,
+            is_master: Some(master),
+            master_host: (!master).then(|| host.to_string()),
+            link_up: link,
+            offset: Some(offset),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_replica_is_healthy_once_linked_to_the_master_and_caught_up() {
+        let h = "c-0.c-headless";
+        let m = pod("c-0", true, "", false, 5_000_000);
+        assert_eq!(data_health(&m, &m, h), None);
+        assert_eq!(
+            data_health(&pod("c-1", false, h, true, 4_999_000), &m, h),
+            None
+        );
+        assert!(data_health(&pod("c-1", false, h, false, 0), &m, h).is_some());
+        assert!(data_health(&pod("c-1", false, "picket.invalid", false, 0), &m, h).is_some());
+        assert!(data_health(&pod("c-1", false, h, true, 1_000), &m, h).is_some());
+        assert!(data_health(&pod("c-1", true, h, false, 0), &m, h).is_some());
+        let mut not_ready = pod("c-1", false, h, true, 5_000_000);
+        not_ready.ready = false;
+        assert!(data_health(&not_ready, &m, h).is_some());
+    }
 }

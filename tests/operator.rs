@@ -1339,3 +1339,80 @@ fn a_paused_cache_is_left_alone_and_a_scale_down_hands_the_master_over_first() {
         longest_outage(&accepted, changed)
     );
 }
+
+/// Evicting the master through the Eviction API (what a node drain does):
+/// its preStop hook hands over first (a manual failover, no down-after
+/// wait: the sentinels never see it objectively down), the Service
+/// follows, no acknowledged write is lost, and the pod comes back as a
+/// replica.
+#[test]
+fn an_evicted_master_hands_over_before_it_stops() {
+    let Running {
+        _turn,
+        ns,
+        _dir,
+        log,
+        op: _op,
+        pw,
+    } = running(
+        "operator-evict",
+        &cache_yaml(
+            "cache",
+            "  sentinel: {downAfterMilliseconds: 5000, failoverTimeout: 10000}\n",
+        ),
+    );
+    let service = service_addr(&ns);
+    assert!(eventually(Duration::from_secs(60), || {
+        let mut m = redis_at(&service, &pw);
+        matches!(
+            redis::cmd("WAIT").arg(2).arg(1000).query::<i64>(&mut m),
+            Ok(2)
+        )
+    }));
+    let old = master_slice(&ns);
+    let old_master = ns.jsonpath(&["rcache", "cache"], "{.status.master}");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = acknowledged_writer(service.clone(), pw.clone(), stop.clone());
+    std::thread::sleep(Duration::from_secs(2));
+    let evicted = std::time::Instant::now();
+    let eviction = format!(
+        "{{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{{\"name\":\"{old_master}\",\"namespace\":\"{}\"}}}}",
+        ns.name
+    );
+    let path = format!("/api/v1/namespaces/{}/pods/{old_master}/eviction", ns.name);
+    let r = common::k8s::kubectl_in(&["create", "--raw", &path, "-f", "-"], Some(&eviction));
+    assert!(r.is_ok(), "eviction: {r:?}");
+    let moved = wait_master_moved(&ns, &old, Duration::from_secs(60));
+    assert!(moved.is_some(), "{}\n{}", ns.describe(), log_of(&log)());
+    // The pod comes back and follows the new master with the data.
+    let back = eventually(Duration::from_secs(90), || {
+        let ip = pod_ip(&ns, &old_master);
+        !ip.is_empty()
+            && !old.contains(&ip)
+            && role_within(&format!("{ip}:6379"), &pw).as_deref() == Some("slave")
+    });
+    assert!(back, "{}\n{}", ns.describe(), log_of(&log)());
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acked, accepted) = writer.join().unwrap();
+    let new_master = ns.jsonpath(&["rcache", "cache"], "{.status.master}");
+    assert_ne!(new_master, old_master);
+    let missing = missing_keys(&format!("{}:6379", pod_ip(&ns, &new_master)), &pw, &acked);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes lost (of {})\n{}",
+        missing.len(),
+        acked.len(),
+        log_of(&log)()
+    );
+    // A handover, not a timeout: no sentinel saw the master objectively
+    // down.
+    let odown = event_notes(&ns, "MasterObjectivelyDown");
+    assert!(odown.is_empty(), "{odown:?}");
+    assert_eq!(masters(&ns, &pw, 3), vec![new_master]);
+    eprintln!(
+        "evicted master: {} writes acknowledged, 0 lost; the writer's longest outage {:?}",
+        acked.len(),
+        longest_outage(&accepted, evicted)
+    );
+}

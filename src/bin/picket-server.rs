@@ -31,7 +31,10 @@ Every redis.conf directive can be given as --directive value.
 Checking files without a server (like redis-check-rdb / redis-check-aof):
        ./picket-server --check-rdb dump.rdb
        ./picket-server --check-aof [--fix] appendonlydir/appendonly.aof.manifest
---fix cuts the last AOF file back to its last complete command.";
+--fix cuts the last AOF file back to its last complete command.
+
+The preStop hook of data pods under picket-operator (hands a master over):
+       ./picket-server --handover <sentinel host:port> <master name> [--port N]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,12 +51,52 @@ fn main() {
             return;
         }
         Some("--check-rdb") | Some("--check-aof") => std::process::exit(check(&args)),
+        Some("--handover") => std::process::exit(handover(&args)),
         _ => {}
     }
     if let Err(e) = run(args) {
         eprintln!("{e:#}");
         std::process::exit(1);
     }
+}
+
+/// The data pods' preStop hook under picket-operator (see
+/// `picket::operator::prestop`): `--handover <sentinel host:port>
+/// <master name>`, with the password in `PICKET_PASSWORD` and the pod's
+/// name in `POD_NAME`; the local server is 127.0.0.1:6379 unless
+/// `--port` follows. Always exits 0: stopping goes on either way.
+fn handover(args: &[String]) -> i32 {
+    let (sentinel, set) = match args {
+        [_, s, n, ..] => (s.clone(), n.clone()),
+        _ => {
+            eprintln!(
+                "Usage: picket-server --handover <sentinel host:port> <master name> [--port N]"
+            );
+            return 1;
+        }
+    };
+    let port = match args.get(3..) {
+        Some([p, n]) if p == "--port" => n.clone(),
+        _ => "6379".into(),
+    };
+    let pw = std::env::var("PICKET_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let pod = std::env::var("POD_NAME").unwrap_or_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let done = rt.block_on(picket::operator::prestop::hand_over(
+        &format!("127.0.0.1:{port}"),
+        &sentinel,
+        &set,
+        &pod,
+        pw.as_deref(),
+        Duration::from_secs(20),
+    ));
+    println!("picket-server --handover: {done}");
+    0
 }
 
 /// The file checker: exit code 0 when the files are sound, 1 otherwise.

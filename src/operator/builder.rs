@@ -369,6 +369,8 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
 
     // Data pods.
     let mut pod = pod_common(rc, &names, "data", Some(&hash));
+    // Room for the preStop handover (20 s at most) and a final save.
+    pod["spec"]["terminationGracePeriodSeconds"] = json!(30);
     let announce = format!(
         "$(POD_NAME).{}.{}.svc.cluster.local",
         names.headless(),
@@ -389,6 +391,12 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
         "env": env(rc),
         "ports": [{"name": "redis", "containerPort": DATA_PORT}],
         "readinessProbe": {"tcpSocket": {"port": DATA_PORT}, "periodSeconds": 2, "failureThreshold": 2},
+        // A master being stopped (a drain's eviction, a deletion) hands
+        // over first (operator/prestop.rs).
+        "lifecycle": {"preStop": {"exec": {"command": [
+            "/bin/picket-server", "--handover",
+            format!("{}:{SENTINEL_PORT}", names.sentinel()), names.master_set(),
+        ]}}},
         "livenessProbe": {"tcpSocket": {"port": DATA_PORT}, "periodSeconds": 5, "failureThreshold": 6, "initialDelaySeconds": 10},
         "resources": spec.resources,
         "securityContext": container_security(),

@@ -22,5 +22,6 @@ pub mod decide;
 pub mod events;
 pub mod http;
 pub mod operations;
+pub mod prestop;
 pub mod recorder;
 pub mod rollout;

@@ -24,7 +24,7 @@ pub const MAX_LAG: i64 = 1 << 20;
 /// writes (`-NOREPLICAS`) from just before `SENTINEL FAILOVER` until its
 /// clients are moved, so no write is acknowledged by a replica that the
 /// failover then re-points (which would drop it).
-const FENCE: &str = "1000000";
+pub const FENCE: &str = "1000000";
 
 /// Whether a handover was asked for this cache within its
 /// failover-timeout (its master may be fenced).

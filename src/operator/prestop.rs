@@ -1,0 +1,80 @@
+//! `picket-server --handover <sentinel host:port> <master name>`: the data
+//! pods' preStop hook. A data pod being stopped for any reason (a node
+//! drain's eviction, `kubectl delete pod`) that is the master hands over
+//! before it goes: it fences itself (refuses writes, as the operator's
+//! planned handover does), gives its replicas up to 2 s to reach its
+//! offset, asks a sentinel for `SENTINEL FAILOVER` and waits until the
+//! sentinels name another master. A replica, or a master whose sentinels
+//! can't be reached, stops at once. Every step is bounded; the kubelet's
+//! grace period bounds the whole.
+
+use std::time::{Duration, Instant};
+
+use super::client::{self, Reply};
+use super::operations::{replicas_caught_up, FENCE};
+
+/// What the hook did (printed; the kubelet records a failing hook).
+pub async fn hand_over(
+    local: &str,
+    sentinel: &str,
+    set: &str,
+    pod: &str,
+    pw: Option<&str>,
+    limit: Duration,
+) -> String {
+    let deadline = Instant::now() + limit;
+    let role = client::command(local, pw, &["ROLE"]).await;
+    let role = role.map(|r| client::strings(&r).first().cloned());
+    if role != Ok(Some("master".into())) {
+        return format!("not a master ({role:?}): nothing to hand over");
+    }
+    let mut s = match client::Conn::open(sentinel, pw).await {
+        Ok(s) => s,
+        Err(e) => return format!("no sentinel to hand over with: {e}"),
+    };
+    let named = |r: Result<Reply, String>| -> Option<String> {
+        let host = client::strings(&r.ok()?).first().cloned()?;
+        Some(super::decide::pod_of_host(&host).to_string())
+    };
+    let asked = s.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", set]).await;
+    if named(asked).as_deref() != Some(pod) {
+        return format!("the sentinels do not name {pod} as master: nothing to hand over");
+    }
+    let restore = client::command(local, pw, &["CONFIG", "GET", "min-replicas-to-write"]).await;
+    let restore = restore
+        .ok()
+        .and_then(|r| client::strings(&r).get(1).cloned());
+    let _ = client::command(
+        local,
+        pw,
+        &["CONFIG", "SET", "min-replicas-to-write", FENCE],
+    )
+    .await;
+    let caught_up_by = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < caught_up_by {
+        match client::command(local, pw, &["INFO", "replication"]).await {
+            Ok(Reply::Bulk(Some(b))) if !replicas_caught_up(&String::from_utf8_lossy(&b)) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            _ => break,
+        }
+    }
+    match s.call(&["SENTINEL", "FAILOVER", set]).await {
+        Ok(Reply::Status(_)) => {}
+        other => {
+            if let Some(v) = restore {
+                let _ = client::command(local, pw, &["CONFIG", "SET", "min-replicas-to-write", &v])
+                    .await;
+            }
+            return format!("SENTINEL FAILOVER refused ({other:?}): stopping as master");
+        }
+    }
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = s.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", set]).await;
+        if let Some(new) = named(now).filter(|n| n != pod) {
+            return format!("handed over to {new}");
+        }
+    }
+    format!("the sentinels did not switch within {limit:?}: stopping")
+}

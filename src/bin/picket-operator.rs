@@ -2,7 +2,7 @@
 //!
 //!   picket-operator [--server-image IMAGE] [--http-addr HOST:PORT]
 //!                   [--no-leader-elect] [--lease-namespace NS]
-//!                   [--no-sentinel-events]
+//!                   [--no-sentinel-events] [--plain-rollouts]
 //!
 //! `--http-addr` (default 127.0.0.1:8080) serves /metrics, /healthz and
 //! /readyz; in a cluster the Deployment sets 0.0.0.0:8080.
@@ -18,6 +18,11 @@
 //! `--no-sentinel-events` leaves out the sentinels' event subscriptions:
 //! the master Service then moves only when a reconcile finds the change,
 //! as polling operators do (benches/operator-failover.sh compares both).
+//!
+//! `--plain-rollouts` leaves pod changes to Kubernetes: both StatefulSets
+//! `RollingUpdate`, no orchestrated steps, no preStop handover (what the
+//! same pods give without picket's day-2 orchestration;
+//! benches/day2.sh compares both).
 //!
 //! The cluster comes from KUBECONFIG / ~/.kube/config for local runs, or
 //! the in-cluster ServiceAccount. Logs with tracing (RUST_LOG).
@@ -48,6 +53,7 @@ fn main() -> anyhow::Result<()> {
     let mut http_addr: std::net::SocketAddr = "127.0.0.1:8080".parse()?;
     let mut leader_elect = true;
     let mut sentinel_events = true;
+    let mut plain_rollouts = false;
     let mut lease_ns = std::env::var("POD_NAMESPACE")
         .ok()
         .filter(|s| !s.is_empty())
@@ -70,6 +76,7 @@ fn main() -> anyhow::Result<()> {
             }
             "--no-leader-elect" => leader_elect = false,
             "--no-sentinel-events" => sentinel_events = false,
+            "--plain-rollouts" => plain_rollouts = true,
             "--lease-namespace" => {
                 lease_ns = args
                     .next()
@@ -87,7 +94,13 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let lease = leader_elect.then_some(lease_ns);
-    rt.block_on(run(image, http_addr, lease, sentinel_events))
+    rt.block_on(run(
+        image,
+        http_addr,
+        lease,
+        sentinel_events,
+        plain_rollouts,
+    ))
 }
 
 /// The Lease the operator's replicas compete for.
@@ -121,11 +134,14 @@ async fn run(
     http_addr: std::net::SocketAddr,
     lease_ns: Option<String>,
     sentinel_events: bool,
+    plain_rollouts: bool,
 ) -> anyhow::Result<()> {
     let client = Client::try_default().await?;
     let me = identity();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), server_image = %image, identity = %me, "picket-operator starting");
-    let ctx = Arc::new(Ctx::new(client.clone(), image, me.clone()));
+    let mut ctx = Ctx::new(client.clone(), image, me.clone());
+    ctx.plain_rollouts = plain_rollouts;
+    let ctx = Arc::new(ctx);
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let bound =
         picket::operator::http::spawn(http_addr, ctx.metrics.clone(), ready.clone()).await?;

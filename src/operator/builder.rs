@@ -535,6 +535,24 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
     }
 }
 
+/// What the same pods are without picket's day-2 orchestration (the
+/// benchmark's comparison): both StatefulSets `RollingUpdate` (the
+/// StatefulSet controller restarts pods from the highest ordinal, each
+/// once the previous is Ready), no preStop handover.
+pub fn plain_rollouts(d: &mut Desired) {
+    for set in [&mut d.data, &mut d.sentinels] {
+        let Some(spec) = set.spec.as_mut() else {
+            continue;
+        };
+        spec.update_strategy = Some(typed(json!({"type": "RollingUpdate"})));
+        if let Some(pod) = spec.template.spec.as_mut() {
+            for c in &mut pod.containers {
+                c.lifecycle = None;
+            }
+        }
+    }
+}
+
 /// The generated Secret `c-auth` holding `password`.
 pub fn generated_secret(rc: &ReplicatedCache, password: &str) -> Secret {
     let names = Names::of(rc);
@@ -727,6 +745,31 @@ mod tests {
             a.sentinels.spec.unwrap().template,
             b.sentinels.spec.unwrap().template
         );
+    }
+
+    #[test]
+    fn plain_rollouts_leave_the_pods_to_kubernetes() {
+        let mut d = desired(&cache(json!({})), "img");
+        let hook = |d: &Desired| {
+            d.data
+                .spec
+                .as_ref()
+                .unwrap()
+                .template
+                .spec
+                .as_ref()
+                .unwrap()
+                .containers[0]
+                .lifecycle
+                .is_some()
+        };
+        assert!(hook(&d));
+        plain_rollouts(&mut d);
+        assert!(!hook(&d));
+        for set in [&d.data, &d.sentinels] {
+            let strategy = set.spec.as_ref().unwrap().update_strategy.clone().unwrap();
+            assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
+        }
     }
 
     #[test]

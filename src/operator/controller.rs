@@ -167,6 +167,9 @@ pub struct Ctx {
     pub failovers_asked: std::sync::Mutex<BTreeMap<String, Instant>>,
     /// A rollout's last action and when, per cache (for its deadline).
     pub rollouts: std::sync::Mutex<BTreeMap<String, (String, Instant)>>,
+    /// `--plain-rollouts`: Kubernetes rolls the pods
+    /// ([`builder::plain_rollouts`]), for the benchmark's comparison.
+    pub plain_rollouts: bool,
 }
 
 impl Ctx {
@@ -181,6 +184,7 @@ impl Ctx {
             failures: Default::default(),
             resets: Default::default(),
             rollouts: Default::default(),
+            plain_rollouts: false,
             failovers_asked: Default::default(),
         }
     }
@@ -644,11 +648,15 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
 
     // The objects.
     let mut d = builder::desired(rc, &ctx.default_image);
+    if ctx.plain_rollouts {
+        builder::plain_rollouts(&mut d);
+    }
     // A scale-down never removes the master: the StatefulSet keeps the
     // master's ordinal until it has handed over (below).
     let scale_hold = old
         .master
         .as_deref()
+        .filter(|_| !ctx.plain_rollouts)
         .map(ordinal)
         .filter(|o| *o >= rc.spec.replicas)
         .map(|o| o + 1);
@@ -878,7 +886,9 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
         operations::apply_live_settings(rc, ctx, &data, &pw).await;
         operations::apply_sentinel_settings(rc, ctx, &names, &sentinels, &pw).await;
         let service_ok = (live.len() == 1 && live == master_ips) || switched_here;
-        if scale_hold.is_some() {
+        if ctx.plain_rollouts {
+            // Kubernetes rolls the pods.
+        } else if scale_hold.is_some() {
             progressing = Some(
                 operations::hand_over_before_scale_down(
                     rc, ctx, &names, &data, &sentinels, mst, &pw,

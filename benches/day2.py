@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Day-2 operations on the test bed, measured from outside, side by side.
+
+Two modes of the same operator and pods:
+
+  picket  as shipped: both StatefulSets OnDelete, the operator rolls one
+          pod at a time (replicas, then the master after a fenced
+          handover); a data pod's preStop hook hands a master over
+  plain   --plain-rollouts: Kubernetes' RollingUpdate restarts the pods
+          (highest ordinal first, each once the previous is Ready), no
+          preStop handover; the sentinels fail the master over when its
+          pod goes (down-after 3000 ms)
+
+and TRIALS times per scenario, a writer doing SET + WAIT 1 through the
+master Service's ClusterIP (reconnecting on error):
+
+  upgrade   a pod-template change (an annotation): every pod restarted
+  evict     the master evicted through the Eviction API (a node drain)
+
+Measured: the writer's longest gap between two accepted writes
+(outage), and writes acknowledged by WAIT 1 missing on the master at the
+end (lost; must be 0 for picket). Run by benches/day2.sh. Every wait is
+bounded.
+"""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from operator_failover import Cache, conn, jsonpath, kubectl, try_, until, writer
+
+TRIALS = int(os.environ.get("TRIALS", "3"))
+MODES = os.environ.get("MODES", "picket,plain").split(",")
+SCENARIOS = os.environ.get("SCENARIOS", "upgrade,evict").split(",")
+OPERATOR = os.environ["OPERATOR"]
+OUT = os.environ.get("OUT", "bench-out")
+CACHE = """apiVersion: picket.dev/v1alpha1
+kind: ReplicatedCache
+metadata: {name: cache}
+spec:
+  replicas: 3
+  sentinels: 3
+  sentinel: {downAfterMilliseconds: 3000, failoverTimeout: 10000, parallelSyncs: 2}
+"""
+
+
+def uids(ns):
+    out = kubectl("get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name}={.metadata.uid} {end}",
+                  ns=ns, check=False)
+    return dict(kv.split("=", 1) for kv in out.split())
+
+
+def converged(ns, before):
+    """Every pod of `before` runs under a new UID, all Ready, and one
+    master serves behind the Service."""
+    now = uids(ns)
+    if set(now) != set(before) or any(now[p] == before[p] for p in before):
+        return False
+    ready = kubectl("get", "pods", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
+                    ns=ns, check=False).split()
+    return len(ready) == len(before) and all(r == "True" for r in ready)
+
+
+def trial(cache, scenario, n):
+    ns, pw = cache.ns, cache.pw
+    stop = threading.Event()
+    acked, accepted, failed = [], [], []
+    w = threading.Thread(target=writer, args=(f"{cache.vip}:6379", pw, stop, acked, accepted, failed),
+                         daemon=True)
+    w.start()
+    time.sleep(1.5)
+    start = time.monotonic()
+    master = jsonpath(ns, "rcache", "cache", "{.status.master}")
+    if scenario == "upgrade":
+        before = uids(ns)
+        kubectl("patch", "rcache", "cache", "--type=merge", "-p",
+                json.dumps({"spec": {"podAnnotations": {"bench/rollout": f"{time.time()}"}}}), ns=ns)
+        until(400, lambda: converged(ns, before), "every pod restarted")
+    else:
+        old = cache.slice()
+        body = json.dumps({"apiVersion": "policy/v1", "kind": "Eviction",
+                           "metadata": {"name": master, "namespace": ns}})
+        kubectl("create", "--raw", f"/api/v1/namespaces/{ns}/pods/{master}/eviction", "-f", "-",
+                ns=None, input=body)
+        until(120, lambda: len(cache.slice()) == 1 and cache.slice() != old, "the Service to move")
+        until(180, lambda: jsonpath(ns, "pod", master, "{.status.podIP}") not in ("", *old)
+              and kubectl("get", "pod", master, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+                          ns=ns, check=False) == "True", "the evicted pod back")
+    took = time.monotonic() - start
+    time.sleep(2.0)
+    stop.set()
+    w.join(10)
+    gaps = [b - a for a, b in zip(accepted, accepted[1:]) if b > start]
+    new_ip = until(60, lambda: (lambda s: s[0] if len(s) == 1 else None)(cache.slice()), "one master")
+    m = conn(f"{new_ip}:6379", pw)
+    missing = 0
+    for k in range(0, len(acked), 500):
+        chunk = acked[k:k + 500]
+        missing += sum(1 for v in m.mget(chunk) if v is None)
+    return {"scenario": scenario, "outage_ms": round(max(gaps, default=0) * 1000),
+            "took_s": round(took, 1), "lost": missing, "acked": len(acked)}
+
+
+def run_mode(mode):
+    ns = f"bench-day2-{mode}"
+    kubectl("delete", "namespace", ns, "--ignore-not-found", "--timeout=180s", check=False, timeout=200)
+    kubectl("create", "namespace", ns)
+    log = open(os.path.join(OUT, f"day2-operator-{mode}.log"), "w")
+    args = [OPERATOR, "--http-addr", "127.0.0.1:0", "--no-leader-elect"]
+    if mode == "plain":
+        args.append("--plain-rollouts")
+    op = subprocess.Popen(args, stdout=log, stderr=log, env=dict(os.environ, NO_COLOR="1"))
+    results = []
+    try:
+        until(60, lambda: try_(lambda: kubectl("get", "serviceaccount", "default", ns=ns)), "namespace")
+        kubectl("apply", "-f", "-", ns=ns, input=CACHE)
+        kubectl("wait", "--for=condition=Available", "rcache/cache", "--timeout=180s", ns=ns, timeout=200)
+        cache = Cache(ns)
+        cache.pw = base64.b64decode(jsonpath(ns, "secret", "cache-auth", "{.data.password}")).decode()
+        cache.vip = jsonpath(ns, "service", "cache", "{.spec.clusterIP}")
+        for scenario in SCENARIOS:
+            for i in range(TRIALS):
+                until(240, cache.healthy, "the cache healthy again")
+                r = trial(cache, scenario, i)
+                results.append(r)
+                print(f"  {mode:6} {scenario:7} trial {i + 1}: outage {r['outage_ms']} ms, "
+                      f"took {r['took_s']} s, acked {r['acked']}, lost {r['lost']}",
+                      file=sys.stderr, flush=True)
+    finally:
+        op.terminate()
+        try:
+            op.wait(10)
+        except subprocess.TimeoutExpired:
+            op.kill()
+            op.wait()
+        kubectl("delete", "namespace", ns, "--wait=false", check=False)
+    return results
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "crds/")
+    kubectl("wait", "--for=condition=Established", "crd/replicatedcaches.picket.dev", "--timeout=60s")
+    res = {mode: run_mode(mode) for mode in MODES}
+    with open(os.path.join(OUT, "day2.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    print(f"\nDay-2 operations, {TRIALS} trials each (writer: SET + WAIT 1 through the master Service)\n")
+    print("| scenario | mode | longest outage, median / max | WAIT 1 writes lost (of acked) | took, median |")
+    print("|---|---|---|---|---|")
+    med = lambda xs: sorted(xs)[len(xs) // 2] if xs else None
+    summary = {}
+    for scenario in SCENARIOS:
+        for mode in MODES:
+            rs = [r for r in res[mode] if r["scenario"] == scenario]
+            out = [r["outage_ms"] for r in rs]
+            summary[(scenario, mode)] = med(out)
+            print(f"| {scenario} | {mode} | {med(out)} ms / {max(out, default=None)} ms | "
+                  f"{sum(r['lost'] for r in rs)} (of {sum(r['acked'] for r in rs)}) | "
+                  f"{med([r['took_s'] for r in rs])} s |")
+    for scenario in SCENARIOS:
+        p, q = summary.get((scenario, "picket")), summary.get((scenario, "plain"))
+        if p and q:
+            print(f"\n{scenario}: longest outage picket {p} ms vs plain {q} ms (ratio {p / q:.2f})")
+    lost = sum(r["lost"] for r in res.get("picket", []))
+    sys.exit(1 if lost else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -773,7 +773,8 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
             }
         }
         fix_restarted_master(rc, ctx, &names, &data, &sentinels, &mst, &pw).await;
-        reset_stale_sentinel(rc, ctx, &names, &sentinels, &mst, &pw).await;
+        let present = (data_pods.len(), sentinel_pods.len());
+        reset_stale_sentinel(rc, ctx, &names, &sentinels, &mst, present, &pw).await;
         Some(mst)
     } else if configured == 0 {
         let persistent = rc
@@ -1173,6 +1174,7 @@ async fn reset_stale_sentinel(
     names: &Names,
     sentinels: &[SentinelView],
     master: &str,
+    present: (usize, usize),
     pw: &str,
 ) {
     let views: Vec<SentinelCounts> = sentinels
@@ -1188,7 +1190,11 @@ async fn reset_stale_sentinel(
         .collect();
     let key = cache_key(rc);
     let since = ctx.resets.lock().unwrap().get(&key).map(|t| t.elapsed());
-    let (want_s, want_r) = (rc.spec.sentinels as i64, rc.spec.replicas as i64);
+    // Not before the removed pods are gone: one still terminating may
+    // still be in the master's INFO, and a reset sentinel would learn it
+    // again.
+    let want_s = i64::from(rc.spec.sentinels).max(present.1 as i64);
+    let want_r = i64::from(rc.spec.replicas).max(present.0 as i64);
     let Some(name) = decide::sentinel_to_reset(&views, want_s, want_r, since, RESET_GAP) else {
         return;
     };

@@ -638,6 +638,7 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
             super::crd::PAUSED
         );
         set_condition(rc, ctx, "Progressing", false, "Paused", &msg).await;
+        operations::forget_rollout(ctx, rc);
         return Ok(Action::requeue(Duration::from_secs(30)));
     }
     let names = Names::of(rc);
@@ -884,12 +885,13 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
 
     // Day-2: live settings, a scale-down's handover, the rollout.
     if let (Some(mst), true) = (agreed.as_deref(), !master_ips.is_empty()) {
-        operations::apply_live_settings(rc, ctx, &data, &pw).await;
+        operations::apply_live_settings(rc, ctx, &data, &sentinels, mst, &pw).await;
         operations::apply_sentinel_settings(rc, ctx, &names, &sentinels, &pw).await;
         let service_ok = (live.len() == 1 && live == master_ips) || switched_here;
         if ctx.plain_rollouts {
             // Kubernetes rolls the pods.
         } else if scale_hold.is_some() {
+            operations::forget_rollout(ctx, rc);
             progressing = Some(
                 operations::hand_over_before_scale_down(
                     rc, ctx, &names, &data, &sentinels, mst, &pw,

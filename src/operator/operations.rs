@@ -24,12 +24,14 @@ pub const MAX_LAG: i64 = 1 << 20;
 /// writes (`-NOREPLICAS`) from just before `SENTINEL FAILOVER` until its
 /// clients are moved, so no write is acknowledged by a replica that the
 /// failover then re-points (which would drop it).
-pub const FENCE: &str = "1000000";
+pub(crate) const FENCE: &str = "1000000";
 
-/// Whether a handover was asked for this cache within its
-/// failover-timeout (its master may be fenced).
-fn handover_in_flight(ctx: &Ctx, rc: &ReplicatedCache) -> bool {
-    let gap = Duration::from_millis(rc.spec.sentinel_timings().failover_timeout as u64);
+/// Whether a handover was asked for this cache within `times` its
+/// failover-timeout (within one, its master may be fenced; a new one is
+/// asked only after three, so a handover that keeps failing fences the
+/// master a third of the time at most).
+fn handover_within(ctx: &Ctx, rc: &ReplicatedCache, times: u32) -> bool {
+    let gap = Duration::from_millis(rc.spec.sentinel_timings().failover_timeout as u64) * times;
     ctx.failovers_asked
         .lock()
         .unwrap()
@@ -38,12 +40,22 @@ fn handover_in_flight(ctx: &Ctx, rc: &ReplicatedCache) -> bool {
 }
 
 /// Sets the [`builder::live_settings`] that differ on every answering
-/// data pod (not the fence of a pod that says master mid-handover; a
-/// fence outlives a failed handover by at most the failover-timeout);
-/// one Event lists what changed.
-pub async fn apply_live_settings(rc: &ReplicatedCache, ctx: &Ctx, data: &[DataPod], pw: &str) {
+/// data pod, except the fence of a pod that says master while a handover
+/// or failover is on or after it was demoted (a fence outlives a failed
+/// handover by about the failover-timeout); one Event lists what changed.
+pub async fn apply_live_settings(
+    rc: &ReplicatedCache,
+    ctx: &Ctx,
+    data: &[DataPod],
+    sentinels: &[SentinelView],
+    master: &str,
+    pw: &str,
+) {
     let want = builder::live_settings(&rc.spec);
-    let fenced = handover_in_flight(ctx, rc);
+    let failing_over = sentinels
+        .iter()
+        .any(|s| s.flags.contains("failover_in_progress"));
+    let handing_over = handover_within(ctx, rc, 1) || failing_over;
     let mut changed = Vec::new();
     for p in data {
         let Some(ip) = &p.ip else { continue };
@@ -51,7 +63,12 @@ pub async fn apply_live_settings(rc: &ReplicatedCache, ctx: &Ctx, data: &[DataPo
             continue;
         };
         for (k, v) in &want {
-            if fenced && p.is_master == Some(true) && *k == "min-replicas-to-write" {
+            // A fence stays while a handover may be on, and on a pod that
+            // says master but is no longer the master (being demoted).
+            let demoted = p.is_master == Some(true) && p.name != master;
+            if *k == "min-replicas-to-write"
+                && (demoted || handing_over && p.is_master == Some(true))
+            {
                 continue;
             }
             let now = c.call(&["CONFIG", "GET", k]).await;
@@ -206,7 +223,8 @@ pub struct RollInput<'a> {
 
 /// One step of the rollout: sentinels first, then replicas, then the
 /// master by a handover. A step that waits longer than the spec's
-/// `rolloutStepTimeoutSeconds` after the last action stops the rollout.
+/// `rolloutStepTimeoutSeconds` after the last action is reported Stalled
+/// (no further pod is touched until what it waits for happens).
 pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
     let key = super::controller::cache_key(i.rc);
     let want_data = i.rc.spec.replicas;
@@ -238,10 +256,11 @@ pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
             })
             .collect();
         if rollout::outdated(&data_members) > 0 {
-            if let Some(why) = sentinel_members
-                .iter()
-                .find_map(|m| m.unhealthy.as_ref().map(|w| format!("{}: {w}", m.name)))
-            {
+            if let Some(why) = rollout::first_unhealthy(
+                &sentinel_members,
+                i.rc.spec.sentinels as usize,
+                "sentinels",
+            ) {
                 step = Step::Wait(why);
             } else if !i.service_ok {
                 step = Step::Wait(format!(
@@ -272,17 +291,10 @@ pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
             return Rolled::Done;
         }
         Step::Wait(why) => {
-            let limit = Duration::from_secs(i.rc.spec.rollout_step_timeout_seconds.max(1) as u64);
-            match &steps {
-                Some((last, at)) if at.elapsed() > limit => {
-                    return Rolled::Stalled(format!(
-                        "rollout stopped: {why}, {} s after {last} (rolloutStepTimeoutSeconds {})",
-                        at.elapsed().as_secs(),
-                        limit.as_secs()
-                    ));
-                }
-                _ => Rolled::Progressing(format!("rolling out: waiting, {why}")),
+            if let Some(stalled) = overdue(i.rc, &steps, &why) {
+                return stalled;
             }
+            Rolled::Progressing(format!("rolling out: waiting, {why}"))
         }
         Step::Restart { pod, why } => {
             let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &i.names.namespace);
@@ -297,7 +309,13 @@ pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
                     steps = Some((format!("restarting {pod}"), Instant::now()));
                     Rolled::Progressing(format!("rolling out: restarting {pod}"))
                 }
-                Err(e) => Rolled::Progressing(format!("rolling out: deleting {pod}: {e}")),
+                Err(e) => {
+                    let why = format!("deleting {pod} failed: {e}");
+                    if let Some(stalled) = overdue(i.rc, &steps, &why) {
+                        return stalled;
+                    }
+                    Rolled::Progressing(format!("rolling out: {why}"))
+                }
             }
         }
         Step::Handover { from } => {
@@ -313,9 +331,13 @@ pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
                     steps = Some((format!("the handover from {from}"), Instant::now()));
                     Rolled::Progressing(format!("rolling out: handing over from master {from}"))
                 }
-                None => Rolled::Progressing(format!(
-                    "rolling out: waiting for the handover from master {from}"
-                )),
+                None => {
+                    let why = format!("the handover from master {from} has not happened");
+                    if let Some(stalled) = overdue(i.rc, &steps, &why) {
+                        return stalled;
+                    }
+                    Rolled::Progressing(format!("rolling out: waiting, {why}"))
+                }
             }
         }
     };
@@ -331,6 +353,29 @@ pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
     rolled
 }
 
+/// Stalled, when the rollout's last action (`steps`) is older than the
+/// spec's `rolloutStepTimeoutSeconds` and it still waits (`why`). The
+/// rollout goes on by itself if what it waits for happens later.
+fn overdue(rc: &ReplicatedCache, steps: &Option<(String, Instant)>, why: &str) -> Option<Rolled> {
+    let limit = Duration::from_secs(rc.spec.rollout_step_timeout_seconds.max(1) as u64);
+    let (last, at) = steps.as_ref()?;
+    (at.elapsed() > limit).then(|| {
+        Rolled::Stalled(format!(
+            "rollout stopped: {why}, more than {} s after {last} (rolloutStepTimeoutSeconds)",
+            limit.as_secs()
+        ))
+    })
+}
+
+/// Forgets a cache's rollout clock (paused, or busy with a scale-down):
+/// a later rollout starts its own.
+pub fn forget_rollout(ctx: &Ctx, rc: &ReplicatedCache) {
+    ctx.rollouts
+        .lock()
+        .unwrap()
+        .remove(&super::controller::cache_key(rc));
+}
+
 /// A planned handover from a live `master`: it is fenced (refuses
 /// writes), its replicas are given up to 2 s to reach its offset, and a
 /// sentinel is asked to fail over; without a sentinel that accepted, the
@@ -343,7 +388,7 @@ pub async fn hand_over(
     master: &DataPod,
     pw: &str,
 ) -> Option<String> {
-    if handover_in_flight(ctx, rc) {
+    if handover_within(ctx, rc, 3) {
         return None;
     }
     let addr = format!("{}:{DATA_PORT}", master.ip.as_deref()?);
@@ -362,22 +407,39 @@ pub async fn hand_over(
     if !matches!(set(FENCE).await, Ok(Reply::Status(_))) {
         return None;
     }
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        let info = client::command(&addr, Some(pw), &["INFO", "replication"]).await;
-        let Ok(Reply::Bulk(Some(b))) = info else {
-            break;
-        };
-        if replicas_caught_up(&String::from_utf8_lossy(&b)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // Every replica acknowledges the master's offset (WAIT asks them at
+    // once), else no handover: the one promoted must have every write a
+    // replica acknowledged.
+    if !all_replicas_caught_up(&addr, pw).await {
+        let _ = set(&rc.spec.min_replicas_to_write.to_string()).await;
+        return None;
     }
     let by = ask_failover(ctx, rc, names, sentinels, &master.name, pw).await;
     if by.is_none() {
         let _ = set(&rc.spec.min_replicas_to_write.to_string()).await;
     }
     by
+}
+
+/// Whether every replica of the (fenced) master at `addr` acknowledges
+/// its offset within 2 s.
+pub async fn all_replicas_caught_up(addr: &str, pw: &str) -> bool {
+    let pw = (!pw.is_empty()).then_some(pw);
+    let Ok(mut c) = client::Conn::open(addr, pw).await else {
+        return false;
+    };
+    let Ok(Reply::Bulk(Some(b))) = c.call(&["INFO", "replication"]).await else {
+        return false;
+    };
+    let info = String::from_utf8_lossy(&b).to_string();
+    let n = client::info_field(&info, "connected_slaves").unwrap_or_default();
+    if n.is_empty() || n == "0" {
+        return false;
+    }
+    if replicas_caught_up(&info) {
+        return true;
+    }
+    matches!(c.call(&["WAIT", &n, "2000"]).await, Ok(Reply::Int(k)) if k.to_string() == n)
 }
 
 /// Whether every replica in a master's `INFO replication` has its
@@ -407,7 +469,7 @@ pub async fn ask_failover(
     pw: &str,
 ) -> Option<String> {
     let key = super::controller::cache_key(rc);
-    if handover_in_flight(ctx, rc) {
+    if handover_within(ctx, rc, 1) {
         return None;
     }
     let set = names.master_set();

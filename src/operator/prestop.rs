@@ -11,10 +11,25 @@
 use std::time::{Duration, Instant};
 
 use super::client::{self, Reply};
-use super::operations::{replicas_caught_up, FENCE};
+use super::operations::{all_replicas_caught_up, FENCE};
 
-/// What the hook did (printed; the kubelet records a failing hook).
+/// What the hook did (printed; the kubelet records a failing hook),
+/// within `limit` in all.
 pub async fn hand_over(
+    local: &str,
+    sentinel: &str,
+    set: &str,
+    pod: &str,
+    pw: Option<&str>,
+    limit: Duration,
+) -> String {
+    match tokio::time::timeout(limit, steps(local, sentinel, set, pod, pw, limit)).await {
+        Ok(done) => done,
+        Err(_) => format!("not done within {limit:?}: stopping"),
+    }
+}
+
+async fn steps(
     local: &str,
     sentinel: &str,
     set: &str,
@@ -50,23 +65,19 @@ pub async fn hand_over(
         &["CONFIG", "SET", "min-replicas-to-write", FENCE],
     )
     .await;
-    let caught_up_by = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < caught_up_by {
-        match client::command(local, pw, &["INFO", "replication"]).await {
-            Ok(Reply::Bulk(Some(b))) if !replicas_caught_up(&String::from_utf8_lossy(&b)) => {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
-            _ => break,
-        }
-    }
-    match s.call(&["SENTINEL", "FAILOVER", set]).await {
+    let asked = if all_replicas_caught_up(local, pw.unwrap_or_default()).await {
+        s.call(&["SENTINEL", "FAILOVER", set]).await
+    } else {
+        Err("a replica did not reach the master's offset".into())
+    };
+    match asked {
         Ok(Reply::Status(_)) => {}
         other => {
             if let Some(v) = restore {
                 let _ = client::command(local, pw, &["CONFIG", "SET", "min-replicas-to-write", &v])
                     .await;
             }
-            return format!("SENTINEL FAILOVER refused ({other:?}): stopping as master");
+            return format!("no handover ({other:?}): stopping as master");
         }
     }
     while Instant::now() < deadline {

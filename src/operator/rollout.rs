@@ -51,7 +51,9 @@ pub fn outdated(members: &[Member]) -> usize {
     members.iter().filter(|m| !m.current).count()
 }
 
-fn first_unhealthy(members: &[Member], want: usize, what: &str) -> Option<String> {
+/// The first reason not to act: fewer than `want` members present, or a
+/// member's own.
+pub fn first_unhealthy(members: &[Member], want: usize, what: &str) -> Option<String> {
     if members.len() < want {
         return Some(format!("{} of {want} {what} present", members.len()));
     }

@@ -26,6 +26,7 @@ bounded.
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -153,6 +154,9 @@ def run_mode(mode):
 
 
 def main():
+    # A SIGTERM (timeout, kill) unwinds, so the operator started here is
+    # stopped by run_mode's finally rather than left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.makedirs(OUT, exist_ok=True)
     kubectl("apply", "--server-side", "--force-conflicts", "-f", "crds/")
     kubectl("wait", "--for=condition=Established", "crd/replicatedcaches.picket.dev", "--timeout=60s")

@@ -24,6 +24,7 @@ when needed and loads the images). Every wait is bounded.
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -267,6 +268,9 @@ def med(xs):
 
 
 def main():
+    # A SIGTERM (timeout, kill) unwinds, so the operator started here is
+    # stopped by run_mode's finally rather than left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.makedirs(OUT, exist_ok=True)
     kubectl("apply", "--server-side", "--force-conflicts", "-f", "crds/")
     kubectl("wait", "--for=condition=Established", "crd/replicatedcaches.picket.dev", "--timeout=60s")

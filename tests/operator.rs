@@ -1284,9 +1284,10 @@ fn a_paused_cache_is_left_alone_and_a_scale_down_hands_the_master_over_first() {
     let old = master_slice(&ns);
     sentinel_failover(&ns, &pw);
     assert!(wait_master_moved(&ns, &old, Duration::from_secs(60)).is_some());
-    assert!(eventually(Duration::from_secs(30), || ns
-        .jsonpath(&["rcache", "cache"], "{.status.master}")
-        != "cache-0"));
+    let moved_off_0 = eventually(Duration::from_secs(30), || {
+        ns.jsonpath(&["rcache", "cache"], "{.status.master}") != "cache-0"
+    });
+    assert!(moved_off_0, "{}\n{}", ns.describe(), log_of(&log)());
     let service = service_addr(&ns);
     // Both replicas follow the new master before the writer starts.
     assert!(eventually(Duration::from_secs(60), || {

@@ -407,9 +407,8 @@ pub async fn hand_over(
     if !matches!(set(FENCE).await, Ok(Reply::Status(_))) {
         return None;
     }
-    // Every replica acknowledges the master's offset (WAIT asks them at
-    // once), else no handover: the one promoted must have every write a
-    // replica acknowledged.
+    // Every replica reports the master's offset, else no handover: the
+    // one promoted must have every write a replica acknowledged.
     if !all_replicas_caught_up(&addr, pw).await {
         let _ = set(&rc.spec.min_replicas_to_write.to_string()).await;
         return None;
@@ -421,25 +420,30 @@ pub async fn hand_over(
     by
 }
 
-/// Whether every replica of the (fenced) master at `addr` acknowledges
-/// its offset within 2 s.
+/// Whether every replica of the (fenced) master at `addr` reports its
+/// offset within 2.5 s (replicas acknowledge every second; `WAIT` would
+/// not do: it waits for the asking client's own last write).
 pub async fn all_replicas_caught_up(addr: &str, pw: &str) -> bool {
     let pw = (!pw.is_empty()).then_some(pw);
     let Ok(mut c) = client::Conn::open(addr, pw).await else {
         return false;
     };
-    let Ok(Reply::Bulk(Some(b))) = c.call(&["INFO", "replication"]).await else {
-        return false;
-    };
-    let info = String::from_utf8_lossy(&b).to_string();
-    let n = client::info_field(&info, "connected_slaves").unwrap_or_default();
-    if n.is_empty() || n == "0" {
-        return false;
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < deadline {
+        let Ok(Reply::Bulk(Some(b))) = c.call(&["INFO", "replication"]).await else {
+            return false;
+        };
+        let info = String::from_utf8_lossy(&b);
+        let n = client::info_field(&info, "connected_slaves").unwrap_or_default();
+        if n.is_empty() || n == "0" {
+            return false;
+        }
+        if replicas_caught_up(&info) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    if replicas_caught_up(&info) {
-        return true;
-    }
-    matches!(c.call(&["WAIT", &n, "2000"]).await, Ok(Reply::Int(k)) if k.to_string() == n)
+    false
 }
 
 /// Whether every replica in a master's `INFO replication` has its

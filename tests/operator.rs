@@ -1044,7 +1044,9 @@ fn after_a_scale_down_the_sentinels_are_reset_one_at_a_time() {
     );
     let resets = event_notes(&ns, "SentinelReset");
     assert_eq!(resets.len(), 3, "{resets:?}");
-    assert_eq!(op.counter("picket_operator_sentinel_resets_total"), 3);
+    // At least one per sentinel; one may be reset again when it learnt a
+    // removed replica back (identical Events within a minute are one).
+    assert!(op.counter("picket_operator_sentinel_resets_total") >= 3);
     // Failover still works with the reset sentinels.
     let old = master_slice(&ns);
     sentinel_failover(&ns, &pw);

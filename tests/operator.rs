@@ -623,6 +623,17 @@ fn acknowledged_writer(
     })
 }
 
+/// Waits (60 s) until both replicas acknowledge the master at `service`.
+fn wait_both_replicas_synced(service: &str, pw: &str) {
+    assert!(eventually(Duration::from_secs(60), || {
+        let mut m = redis_at(service, pw);
+        matches!(
+            redis::cmd("WAIT").arg(2).arg(1000).query::<i64>(&mut m),
+            Ok(2)
+        )
+    }));
+}
+
 /// The keys of `keys` missing on the server at `addr`.
 fn missing_keys(addr: &str, pw: &str, keys: &[String]) -> Vec<String> {
     let mut c = redis_at(addr, pw);
@@ -662,13 +673,7 @@ fn a_force_deleted_master_loses_no_acknowledged_write_and_its_pod_rejoins() {
     );
     let service = service_addr(&ns);
     // Both replicas synced before the fault.
-    assert!(eventually(Duration::from_secs(60), || {
-        let mut m = redis_at(&service, &pw);
-        matches!(
-            redis::cmd("WAIT").arg(2).arg(1000).query::<i64>(&mut m),
-            Ok(2)
-        )
-    }));
+    wait_both_replicas_synced(&service, &pw);
     let old = master_slice(&ns);
     assert_eq!(old.len(), 1);
     let old_pod = ns.jsonpath(&["rcache", "cache"], "{.status.master}");
@@ -1143,13 +1148,7 @@ fn live_settings_apply_without_restarts_and_a_template_change_rolls_with_one_han
     assert!(!event_notes(&ns, "SentinelSettingsApplied").is_empty());
 
     // A template change, under a writer.
-    assert!(eventually(Duration::from_secs(60), || {
-        let mut m = redis_at(&service, &pw);
-        matches!(
-            redis::cmd("WAIT").arg(2).arg(1000).query::<i64>(&mut m),
-            Ok(2)
-        )
-    }));
+    wait_both_replicas_synced(&service, &pw);
     let old_master = ns.jsonpath(&["rcache", "cache"], "{.status.master}");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = acknowledged_writer(service.clone(), pw.clone(), stop.clone());
@@ -1292,13 +1291,7 @@ fn a_paused_cache_is_left_alone_and_a_scale_down_hands_the_master_over_first() {
     assert!(moved_off_0, "{}\n{}", ns.describe(), log_of(&log)());
     let service = service_addr(&ns);
     // Both replicas follow the new master before the writer starts.
-    assert!(eventually(Duration::from_secs(60), || {
-        let mut m = redis_at(&service, &pw);
-        matches!(
-            redis::cmd("WAIT").arg(2).arg(1000).query::<i64>(&mut m),
-            Ok(2)
-        )
-    }));
+    wait_both_replicas_synced(&service, &pw);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = acknowledged_writer(service.clone(), pw.clone(), stop.clone());
     std::thread::sleep(Duration::from_secs(2));
@@ -1365,13 +1358,7 @@ fn an_evicted_master_hands_over_before_it_stops() {
         ),
     );
     let service = service_addr(&ns);
-    assert!(eventually(Duration::from_secs(60), || {
-        let mut m = redis_at(&service, &pw);
-        matches!(
-            redis::cmd("WAIT").arg(2).arg(1000).query::<i64>(&mut m),
-            Ok(2)
-        )
-    }));
+    wait_both_replicas_synced(&service, &pw);
     let old = master_slice(&ns);
     let old_master = ns.jsonpath(&["rcache", "cache"], "{.status.master}");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -326,8 +326,11 @@ fn revision(p: &Pod) -> Option<String> {
 /// What one sentinel says about the cache's master.
 #[derive(Debug, Clone)]
 pub struct SentinelView {
+    /// Pod name.
     pub name: String,
+    /// Pod IP.
     pub ip: String,
+    /// Its readiness condition.
     pub ready: bool,
     /// It monitors the cache (SENTINEL MASTER answers).
     pub configured: bool,

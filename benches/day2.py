@@ -32,21 +32,13 @@ import sys
 import threading
 import time
 
-from operator_failover import Cache, conn, jsonpath, kubectl, try_, until, writer
+from operator_failover import CACHE, Cache, conn, jsonpath, kubectl, try_, until, writer
 
 TRIALS = int(os.environ.get("TRIALS", "3"))
 MODES = os.environ.get("MODES", "picket,plain").split(",")
 SCENARIOS = os.environ.get("SCENARIOS", "upgrade,evict").split(",")
 OPERATOR = os.environ["OPERATOR"]
 OUT = os.environ.get("OUT", "bench-out")
-CACHE = """apiVersion: picket.dev/v1alpha1
-kind: ReplicatedCache
-metadata: {name: cache}
-spec:
-  replicas: 3
-  sentinels: 3
-  sentinel: {downAfterMilliseconds: 3000, failoverTimeout: 10000, parallelSyncs: 2}
-"""
 
 
 def uids(ns):

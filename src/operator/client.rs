@@ -103,3 +103,11 @@ pub fn info_field(info: &str, field: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .map(|v| v.trim().to_string())
 }
+
+/// A field of a flat key/value reply (`SENTINEL MASTER`, one entry of
+/// `SENTINEL REPLICAS`, `CONFIG GET`), as [`strings`] gives it.
+pub fn field(kv: &[String], key: &str) -> Option<String> {
+    kv.chunks(2)
+        .find(|c| c.len() == 2 && c[0] == key)
+        .map(|c| c[1].clone())
+}

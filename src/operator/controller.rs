@@ -381,11 +381,7 @@ async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> 
     };
     if let Ok(r @ Reply::Array(Some(_))) = c.call(&["SENTINEL", "MASTER", set]).await {
         let kv = client::strings(&r);
-        let field = |k: &str| {
-            kv.chunks(2)
-                .find(|c| c.len() == 2 && c[0] == k)
-                .map(|c| c[1].clone())
-        };
+        let field = |k: &str| client::field(&kv, k);
         v.configured = true;
         v.epoch = field("config-epoch").and_then(|e| e.parse().ok());
         v.flags = field("flags").unwrap_or_default();
@@ -405,11 +401,7 @@ async fn observe_sentinel(p: &Pod, set: &str, pw: &str) -> Option<SentinelView> 
         if let Ok(Reply::Array(Some(rs))) = c.call(&["SENTINEL", "REPLICAS", set]).await {
             for r in rs {
                 let kv = client::strings(&r);
-                let field = |k: &str| {
-                    kv.chunks(2)
-                        .find(|c| c.len() == 2 && c[0] == k)
-                        .map(|c| c[1].clone())
-                };
+                let field = |k: &str| client::field(&kv, k);
                 if let Some(ip) = field("ip") {
                     if field("slave-priority").as_deref() == Some("0") {
                         v.unpromotable.push(ip.clone());

@@ -376,10 +376,16 @@ pub fn forget_rollout(ctx: &Ctx, rc: &ReplicatedCache) {
         .remove(&super::controller::cache_key(rc));
 }
 
+/// Sets `min-replicas-to-write` on the server at `addr`: [`FENCE`], or
+/// back to a setting.
+pub async fn set_fence(addr: &str, pw: Option<&str>, value: &str) -> Result<Reply, String> {
+    client::command(addr, pw, &["CONFIG", "SET", "min-replicas-to-write", value]).await
+}
+
 /// A planned handover from a live `master`: it is fenced (refuses
-/// writes), its replicas are given up to 2 s to reach its offset, and a
-/// sentinel is asked to fail over; without a sentinel that accepted, the
-/// fence is lifted at once.
+/// writes), every replica must report its offset (2.5 s at most, see
+/// [`all_replicas_caught_up`]), and a sentinel is asked to fail over;
+/// without that, the fence is lifted at once.
 pub async fn hand_over(
     ctx: &Ctx,
     rc: &ReplicatedCache,
@@ -392,30 +398,22 @@ pub async fn hand_over(
         return None;
     }
     let addr = format!("{}:{DATA_PORT}", master.ip.as_deref()?);
-    let set = |v: &str| {
-        let addr = addr.clone();
-        let v = v.to_string();
-        async move {
-            client::command(
-                &addr,
-                Some(pw),
-                &["CONFIG", "SET", "min-replicas-to-write", &v],
-            )
-            .await
-        }
-    };
-    if !matches!(set(FENCE).await, Ok(Reply::Status(_))) {
+    let unfenced = rc.spec.min_replicas_to_write.to_string();
+    if !matches!(
+        set_fence(&addr, Some(pw), FENCE).await,
+        Ok(Reply::Status(_))
+    ) {
         return None;
     }
     // Every replica reports the master's offset, else no handover: the
     // one promoted must have every write a replica acknowledged.
     if !all_replicas_caught_up(&addr, pw).await {
-        let _ = set(&rc.spec.min_replicas_to_write.to_string()).await;
+        let _ = set_fence(&addr, Some(pw), &unfenced).await;
         return None;
     }
     let by = ask_failover(ctx, rc, names, sentinels, &master.name, pw).await;
     if by.is_none() {
-        let _ = set(&rc.spec.min_replicas_to_write.to_string()).await;
+        let _ = set_fence(&addr, Some(pw), &unfenced).await;
     }
     by
 }

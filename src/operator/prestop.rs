@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use super::client::{self, Reply};
-use super::operations::{all_replicas_caught_up, FENCE};
+use super::operations::{all_replicas_caught_up, set_fence, FENCE};
 
 /// What the hook did (printed; the kubelet records a failing hook),
 /// within `limit` in all.
@@ -59,12 +59,7 @@ async fn steps(
     let restore = restore
         .ok()
         .and_then(|r| client::strings(&r).get(1).cloned());
-    let _ = client::command(
-        local,
-        pw,
-        &["CONFIG", "SET", "min-replicas-to-write", FENCE],
-    )
-    .await;
+    let _ = set_fence(local, pw, FENCE).await;
     let asked = if all_replicas_caught_up(local, pw.unwrap_or_default()).await {
         s.call(&["SENTINEL", "FAILOVER", set]).await
     } else {
@@ -74,8 +69,7 @@ async fn steps(
         Ok(Reply::Status(_)) => {}
         other => {
             if let Some(v) = restore {
-                let _ = client::command(local, pw, &["CONFIG", "SET", "min-replicas-to-write", &v])
-                    .await;
+                let _ = set_fence(local, pw, &v).await;
             }
             return format!("no handover ({other:?}): stopping as master");
         }

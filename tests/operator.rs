@@ -1406,3 +1406,231 @@ fn an_evicted_master_hands_over_before_it_stops() {
         longest_outage(&accepted, evicted)
     );
 }
+
+/// What sentinel pod `cache-sentinel-<i>` says: its peers (SENTINEL
+/// SENTINELS) and the replicas it knows (SENTINEL REPLICAS), each as a
+/// pod name (an announced host name's first label, or the pod with that
+/// IP), and its CKQUORUM answer. None when it does not answer.
+fn sentinel_knows(ns: &Namespace, pw: &str, i: usize) -> Option<(Vec<String>, Vec<String>, String)> {
+    let ip = pod_ip(ns, &format!("cache-sentinel-{i}"));
+    let c = redis::Client::open(format!("redis://:{pw}@{ip}:26379/")).ok()?;
+    let mut c = c.get_connection_with_timeout(Duration::from_secs(2)).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    let by_ip: std::collections::BTreeMap<String, String> = ns
+        .k(&[
+            "get",
+            "pod",
+            "-o",
+            "jsonpath={range .items[*]}{.status.podIP} {.metadata.name}{\"\\n\"}{end}",
+        ])
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let mut names = |sub: &str| -> Option<Vec<String>> {
+        let r: Vec<std::collections::HashMap<String, String>> = redis::cmd("SENTINEL")
+            .arg(sub)
+            .arg("cache")
+            .query(&mut c)
+            .ok()?;
+        let mut v: Vec<String> = r
+            .iter()
+            .filter_map(|m| m.get("ip"))
+            .map(|h| match by_ip.get(h) {
+                Some(pod) => pod.clone(),
+                None => h.split('.').next().unwrap_or_default().to_string(),
+            })
+            .collect();
+        v.sort();
+        Some(v)
+    };
+    let peers = names("SENTINELS")?;
+    let replicas = names("REPLICAS")?;
+    let ck = redis::cmd("SENTINEL")
+        .arg("CKQUORUM")
+        .arg("cache")
+        .query::<String>(&mut c)
+        .unwrap_or_else(|e| e.to_string());
+    Some((peers, replicas, ck))
+}
+
+/// Whether each of `sentinels` sentinel pods lists exactly the other live
+/// sentinels and the `replicas - 1` replicas of master cache-0, and says
+/// CKQUORUM OK.
+fn sentinels_exact(ns: &Namespace, pw: &str, sentinels: usize, replicas: usize) -> bool {
+    (0..sentinels).all(|i| {
+        let peers: Vec<String> = (0..sentinels)
+            .filter(|j| *j != i)
+            .map(|j| format!("cache-sentinel-{j}"))
+            .collect();
+        let reps: Vec<String> = (1..replicas).map(|j| format!("cache-{j}")).collect();
+        sentinel_knows(ns, pw, i)
+            .is_some_and(|(p, r, ck)| p == peers && r == reps && ck.starts_with("OK "))
+    })
+}
+
+/// Replicas 3 -> 5 and sentinels 3 -> 5 with a writer running; then a
+/// shrink to 2 and 3 while two of the sentinels it would keep are frozen
+/// is refused whole (Degraded UnsafeQuorum, an Event, not even its
+/// maxMemory applied); thawed, it goes through: every sentinel lists
+/// exactly the live peers and replicas, CKQUORUM OK, the master never
+/// moved nor restarted, no acknowledged write lost.
+#[test]
+fn scaling_forgets_removed_peers_and_an_unsafe_shrink_waits_for_its_sentinels() {
+    let Running {
+        _turn,
+        ns,
+        _dir,
+        log,
+        op: _op,
+        pw,
+    } = running("operator-grow", &cache_yaml("cache", "  quorum: 2\n"));
+    let master_uid = ns.jsonpath(&["pod", "cache-0"], "{.metadata.uid}");
+    assert_eq!(ns.jsonpath(&["rcache", "cache"], "{.status.master}"), "cache-0");
+    let service = service_addr(&ns);
+    wait_both_replicas_synced(&service, &pw);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = acknowledged_writer(service.clone(), pw.clone(), stop.clone());
+    let changed = std::time::Instant::now();
+    let patch = |p: &str| ns.k(&["patch", "rcache", "cache", "--type=merge", "-p", p]);
+    patch(r#"{"spec":{"replicas":5,"sentinels":5}}"#);
+    let grown = eventually(Duration::from_secs(240), || sentinels_exact(&ns, &pw, 5, 5));
+    assert!(
+        grown,
+        "{:?}\n{}\n{}",
+        (0..5).map(|i| sentinel_knows(&ns, &pw, i)).collect::<Vec<_>>(),
+        ns.describe(),
+        log_of(&log)()
+    );
+
+    // Two of the sentinels a shrink to 3 would keep stop answering.
+    let maxmemory = || {
+        config_of(&ns, &pw, "cache-0", 6379, &["CONFIG", "GET", "maxmemory"], "maxmemory")
+    };
+    let before = maxmemory();
+    ns.fault("freeze", "cache-sentinel-1");
+    ns.fault("freeze", "cache-sentinel-2");
+    patch(r#"{"spec":{"replicas":2,"sentinels":3,"maxMemory":"48mb"}}"#);
+    let degraded = || {
+        ns.jsonpath(
+            &["rcache", "cache"],
+            "{.status.conditions[?(@.type==\"Degraded\")].reason}",
+        )
+    };
+    let refused = eventually(Duration::from_secs(60), || degraded() == "UnsafeQuorum");
+    std::thread::sleep(Duration::from_secs(5));
+    let replicas_of = |sts: &str| ns.jsonpath(&["statefulset", sts], "{.spec.replicas}");
+    let held = (
+        replicas_of("cache"),
+        replicas_of("cache-sentinel"),
+        maxmemory(),
+    );
+    ns.fault("thaw", "cache-sentinel-1");
+    ns.fault("thaw", "cache-sentinel-2");
+    assert!(refused, "{}\n{}", ns.describe(), log_of(&log)());
+    assert_eq!(held, ("5".into(), "5".into(), before.clone()), "half-applied");
+    let notes = event_notes(&ns, "UnsafeQuorum");
+    assert!(
+        notes.iter().any(|n| n.starts_with("spec.sentinels 5 -> 3 would leave 1 working")),
+        "{notes:?}"
+    );
+
+    // Thawed: the shrink goes through and the sentinels forget the rest.
+    let shrunk = eventually(Duration::from_secs(360), || {
+        (2..5).all(|i| ns.kubectl(&["get", "pod", &format!("cache-{i}")]).is_err())
+            && (3..5).all(|i| {
+                ns.kubectl(&["get", "pod", &format!("cache-sentinel-{i}")])
+                    .is_err()
+            })
+            && sentinels_exact(&ns, &pw, 3, 2)
+    });
+    assert!(
+        shrunk,
+        "{:?}\n{}\n{}",
+        (0..3).map(|i| sentinel_knows(&ns, &pw, i)).collect::<Vec<_>>(),
+        ns.describe(),
+        log_of(&log)()
+    );
+    assert!(eventually(Duration::from_secs(30), || degraded() != "UnsafeQuorum"));
+    assert_eq!(maxmemory(), "50331648");
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acked, accepted) = writer.join().unwrap();
+    assert_eq!(ns.jsonpath(&["pod", "cache-0"], "{.metadata.uid}"), master_uid);
+    assert_eq!(masters(&ns, &pw, 2), vec!["cache-0".to_string()]);
+    assert!(event_notes(&ns, "Handover").is_empty());
+    let missing = missing_keys(&service, &pw, &acked);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes lost (of {})\n{}",
+        missing.len(),
+        acked.len(),
+        log_of(&log)()
+    );
+    eprintln!(
+        "scaling 3 -> 5 -> 2 replicas, 3 -> 5 -> 3 sentinels: {} writes acknowledged, 0 lost; the writer's longest outage {:?}",
+        acked.len(),
+        longest_outage(&accepted, changed)
+    );
+}
+
+/// With persistence, every data pod deleted at once (what a node loss or
+/// `kubectl delete pod --all` does): the pods come back on their claims,
+/// the node with the newest data is master, and every write acknowledged
+/// before and during the deletion (WAIT 1) is there.
+#[test]
+fn with_persistence_every_data_pod_deleted_at_once_keeps_every_acknowledged_write() {
+    let Running {
+        _turn,
+        ns,
+        _dir,
+        log,
+        op: _op,
+        pw,
+    } = running(
+        "operator-persist",
+        &cache_yaml("cache", "  persistence: {enabled: true, size: 64Mi}\n"),
+    );
+    let service = service_addr(&ns);
+    wait_both_replicas_synced(&service, &pw);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = acknowledged_writer(service.clone(), pw.clone(), stop.clone());
+    std::thread::sleep(Duration::from_secs(3));
+    let old = uids(&ns, "cache-", 3);
+    let deleted = std::time::Instant::now();
+    ns.k(&["delete", "pod", "cache-0", "cache-1", "cache-2", "--wait=false"]);
+    // All three recreated, and writes acknowledged again.
+    let back = eventually(Duration::from_secs(240), || {
+        let now = uids(&ns, "cache-", 3);
+        now.iter().zip(&old).all(|(n, o)| !n.is_empty() && n != o)
+            && redis::Client::open(format!("redis://:{pw}@{service}/"))
+                .ok()
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)).ok())
+                .is_some_and(|mut c| {
+                    redis::cmd("SET").arg("after").arg("1").query::<()>(&mut c).is_ok()
+                        && redis::cmd("WAIT").arg(1).arg(1000).query::<i64>(&mut c) == Ok(1)
+                })
+    });
+    assert!(back, "{}\n{}", ns.describe(), log_of(&log)());
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acked, accepted) = writer.join().unwrap();
+    assert!(accepted.last().is_some_and(|t| *t > deleted));
+    let missing = missing_keys(&service, &pw, &acked);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes lost (of {}), from {:?} to {:?}\n{}\n{}",
+        missing.len(),
+        acked.len(),
+        missing.first(),
+        missing.last(),
+        ns.describe(),
+        log_of(&log)()
+    );
+    assert_eq!(masters(&ns, &pw, 3).len(), 1);
+    eprintln!(
+        "every data pod deleted at once with persistence: {} writes acknowledged, 0 lost; the writer's longest outage {:?}",
+        acked.len(),
+        longest_outage(&accepted, deleted)
+    );
+}

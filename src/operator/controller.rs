@@ -642,35 +642,8 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     let pw = password(rc, &ns, ctx).await?;
     let old = rc.status.clone().unwrap_or_default();
 
-    // The objects.
-    let mut d = builder::desired(rc, &ctx.default_image);
-    if ctx.plain_rollouts {
-        builder::plain_rollouts(&mut d);
-    }
-    // A scale-down never removes the master: the StatefulSet keeps the
-    // master's ordinal until it has handed over (below).
-    let scale_hold = old
-        .master
-        .as_deref()
-        .filter(|_| !ctx.plain_rollouts)
-        .map(ordinal)
-        .filter(|o| *o >= rc.spec.replicas)
-        .map(|o| o + 1);
-    if let (Some(n), Some(spec)) = (scale_hold, d.data.spec.as_mut()) {
-        spec.replicas = Some(n);
-    }
-    let c = ctx.client.clone();
-    apply(&Api::namespaced(c.clone(), &ns), d.config.clone(), m).await?;
-    for s in d.services.clone() {
-        apply(&Api::namespaced(c.clone(), &ns), s, m).await?;
-    }
-    apply(&Api::namespaced(c.clone(), &ns), d.data.clone(), m).await?;
-    apply(&Api::namespaced(c.clone(), &ns), d.sentinels.clone(), m).await?;
-    for p in d.pdbs.clone() {
-        apply(&Api::namespaced(c.clone(), &ns), p, m).await?;
-    }
-
     // What runs.
+    let c = ctx.client.clone();
     let pods: Api<Pod> = Api::namespaced(c.clone(), &ns);
     let of = |component: &str| {
         ListParams::default().labels(&format!(
@@ -700,6 +673,63 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
             sentinels.push(v);
         }
     }
+    // A change that would leave too few working sentinels is held whole
+    // (pods already terminating are a change already made).
+    let cur_sentinels = sentinel_pods
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(|p| ordinal(&p.name_any()) + 1)
+        .max()
+        .unwrap_or(0);
+    let cur_quorum = sentinels
+        .iter()
+        .filter_map(|s| s.settings.get("quorum")?.parse().ok())
+        .max()
+        .unwrap_or(rc.spec.quorum());
+    let working: Vec<i32> = sentinels
+        .iter()
+        .filter(|s| s.configured && s.master_host.is_some())
+        .map(|s| ordinal(&s.name))
+        .collect();
+    if let Some(why) = decide::unsafe_sentinel_change(
+        (cur_sentinels, cur_quorum),
+        (rc.spec.sentinels, rc.spec.quorum()),
+        &working,
+    ) {
+        ctx.recorder
+            .publish(rc, Kind::Warning, "UnsafeQuorum", "Refuse", &why)
+            .await;
+        set_condition(rc, ctx, "Degraded", true, "UnsafeQuorum", &why).await;
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
+
+    // The objects.
+    let mut d = builder::desired(rc, &ctx.default_image);
+    if ctx.plain_rollouts {
+        builder::plain_rollouts(&mut d);
+    }
+    // A scale-down never removes the master: the StatefulSet keeps the
+    // master's ordinal until it has handed over (below).
+    let scale_hold = old
+        .master
+        .as_deref()
+        .filter(|_| !ctx.plain_rollouts)
+        .map(ordinal)
+        .filter(|o| *o >= rc.spec.replicas)
+        .map(|o| o + 1);
+    if let (Some(n), Some(spec)) = (scale_hold, d.data.spec.as_mut()) {
+        spec.replicas = Some(n);
+    }
+    apply(&Api::namespaced(c.clone(), &ns), d.config.clone(), m).await?;
+    for s in d.services.clone() {
+        apply(&Api::namespaced(c.clone(), &ns), s, m).await?;
+    }
+    apply(&Api::namespaced(c.clone(), &ns), d.data.clone(), m).await?;
+    apply(&Api::namespaced(c.clone(), &ns), d.sentinels.clone(), m).await?;
+    for p in d.pdbs.clone() {
+        apply(&Api::namespaced(c.clone(), &ns), p, m).await?;
+    }
+
     let recorded = Recorded {
         master: old.master.clone(),
         replid: old.replid.clone(),

@@ -301,6 +301,42 @@ pub fn sentinel_to_reset(
         .map(|v| v.name.clone())
 }
 
+/// Why a change to the sentinels is refused, if it is. A change that
+/// removes sentinels or raises the quorum must leave, among the sentinels
+/// it keeps (ordinals below `new_sentinels`), enough working ones for a
+/// failover to still happen: the quorum to agree the master is down and a
+/// majority to elect a leader. `working` lists the ordinals of the
+/// sentinels that answer and monitor the cache. A change that makes
+/// nothing less safe (any other field, or more sentinels) is never
+/// refused here, whatever the sentinels' state.
+pub fn unsafe_sentinel_change(
+    (cur_sentinels, cur_quorum): (i32, i32),
+    (new_sentinels, new_quorum): (i32, i32),
+    working: &[i32],
+) -> Option<String> {
+    let fewer = new_sentinels < cur_sentinels;
+    let stricter = new_quorum > cur_quorum;
+    if !fewer && !stricter {
+        return None;
+    }
+    let kept = working.iter().filter(|o| **o < new_sentinels).count() as i32;
+    let majority = new_sentinels / 2 + 1;
+    let need = new_quorum.max(majority);
+    if kept >= need {
+        return None;
+    }
+    let change = match (fewer, stricter) {
+        (true, true) => format!(
+            "spec.sentinels {cur_sentinels} -> {new_sentinels} and spec.quorum {cur_quorum} -> {new_quorum}"
+        ),
+        (true, false) => format!("spec.sentinels {cur_sentinels} -> {new_sentinels}"),
+        _ => format!("spec.quorum {cur_quorum} -> {new_quorum}"),
+    };
+    Some(format!(
+        "{change} would leave {kept} working sentinel(s) of the {new_sentinels} kept, and a failover needs {need} (quorum {new_quorum}, a majority of {new_sentinels}); nothing of this change is applied until the kept sentinels work again or the change is undone"
+    ))
+}
+
 /// The retry delay after `failures` reconciles of a cache failed in a
 /// row: 1 s doubling up to 30 s (a fixed Secret, or the API server back,
 /// is picked up within that).
@@ -471,6 +507,24 @@ mod tests {
             other_sentinels: others,
             replicas,
         }
+    }
+
+    #[test]
+    fn a_sentinel_change_is_refused_only_when_it_leaves_too_few_working() {
+        // 5 -> 3 with sentinels 1 and 2 frozen: one working among the kept.
+        let why = unsafe_sentinel_change((5, 2), (3, 2), &[0, 3, 4]).unwrap();
+        assert!(why.starts_with("spec.sentinels 5 -> 3 would leave 1 working"), "{why}");
+        assert!(why.contains("needs 2"), "{why}");
+        // The same shrink with the kept ones working is fine.
+        assert_eq!(unsafe_sentinel_change((5, 2), (3, 2), &[0, 1, 2]), None);
+        // A quorum raised past the working sentinels.
+        let why = unsafe_sentinel_change((3, 2), (3, 3), &[0, 1]).unwrap();
+        assert!(why.starts_with("spec.quorum 2 -> 3"), "{why}");
+        // Growing, or keeping the same numbers, is never refused, even
+        // with sentinels down (the change can't make things worse).
+        assert_eq!(unsafe_sentinel_change((3, 2), (5, 2), &[]), None);
+        assert_eq!(unsafe_sentinel_change((3, 2), (3, 2), &[]), None);
+        assert_eq!(unsafe_sentinel_change((3, 3), (3, 2), &[0]), None);
     }
 
     #[test]

@@ -562,3 +562,69 @@ impl ReadUntilAfter for Raw {
         self.read_until(suffix)
     }
 }
+
+/// A password rotation on the default user, as redis-server 7.0 does it:
+/// ACL SETUSER adds the new password beside the old (a connection with
+/// either logs in), removes the old; bad rules are refused with Redis's
+/// message and change nothing; ACL LIST shows both hashes as Redis does;
+/// CONFIG SET requirepass makes it one password again.
+#[test]
+fn acl_setuser_rotates_the_default_users_password_as_redis_does() {
+    on_both(&["--requirepass", "old-pw"], |p, who| {
+        let login = |pw: &str| {
+            let mut raw = p.raw();
+            text(&raw.roundtrip(format!("AUTH {pw}\r\n").as_bytes()))
+        };
+        let mut admin = p.raw();
+        assert_eq!(text(&admin.roundtrip(b"AUTH old-pw\r\n")), "+OK\r\n", "{who}");
+        assert_eq!(
+            text(&admin.roundtrip(b"ACL SETUSER default >new-pw\r\n")),
+            "+OK\r\n",
+            "{who}"
+        );
+        assert_eq!(login("old-pw"), "+OK\r\n", "{who}");
+        assert_eq!(login("new-pw"), "+OK\r\n", "{who}");
+        // sha256("old-pw") and sha256("new-pw"), in the order added.
+        let list = text(&admin.roundtrip(b"ACL LIST\r\n"));
+        let hashes: Vec<&str> = list
+            .split_whitespace()
+            .filter(|w| w.starts_with('#'))
+            .collect();
+        assert_eq!(hashes.len(), 2, "{who}: {list}");
+        assert!(list.contains("user default on #"), "{who}: {list}");
+        assert_eq!(
+            text(&admin.roundtrip(b"ACL SETUSER default <not-there\r\n")),
+            "-ERR Error in ACL SETUSER modifier '<not-there': The password you are trying to remove from the user does not exist\r\n",
+            "{who}"
+        );
+        assert_eq!(
+            text(&admin.roundtrip(b"ACL SETUSER default <old-pw\r\n")),
+            "+OK\r\n",
+            "{who}"
+        );
+        assert_eq!(
+            login("old-pw"),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+            "{who}"
+        );
+        assert_eq!(login("new-pw"), "+OK\r\n", "{who}");
+        // The connection that logged in with the old one stays logged in.
+        assert_eq!(text(&admin.roundtrip(b"ACL WHOAMI\r\n")), "$7\r\ndefault\r\n", "{who}");
+        assert_eq!(
+            text(&admin.roundtrip(b"CONFIG SET requirepass third-pw\r\n")),
+            "+OK\r\n",
+            "{who}"
+        );
+        assert_eq!(
+            login("new-pw"),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+            "{who}"
+        );
+        assert_eq!(login("third-pw"), "+OK\r\n", "{who}");
+        assert_eq!(
+            text(&admin.roundtrip(b"ACL DELUSER default\r\n")),
+            "-ERR The 'default' user cannot be removed\r\n",
+            "{who}"
+        );
+    });
+}

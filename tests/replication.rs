@@ -527,3 +527,55 @@ fn announced_address_stale_data_and_the_old_sync_command() {
     let start = text.find('$').expect("a bulk header");
     assert!(text[start..].contains("\r\nREDIS0010"), "{text:?}");
 }
+
+/// A password rotation under a running replica: the master accepts both
+/// passwords (ACL SETUSER default >new), the replica's masterauth switches
+/// live, the old password is removed; the link, torn down, comes back
+/// with the new one, and every write reaches the replica.
+#[test]
+fn a_replica_follows_through_a_password_rotation() {
+    let m = master(&["--requirepass", "old-pw"]);
+    let r = picket_replica(&m, &["--masterauth", "old-pw", "--requirepass", "old-pw"]);
+    let conn = |p: &Proc, pw: &str| {
+        redis::Client::open(format!("redis://:{pw}@127.0.0.1:{}/", p.port))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    };
+    let synced = |mc: &mut redis::Connection, rc: &mut redis::Connection| {
+        let start = Instant::now();
+        while start.elapsed() < SYNC {
+            if repl_field(rc, "master_link_status") == "up"
+                && repl_field(mc, "master_repl_offset") == repl_field(rc, "slave_repl_offset")
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        false
+    };
+    let (mut mc, mut rc) = (conn(&m, "old-pw"), conn(&r, "old-pw"));
+    assert!(synced(&mut mc, &mut rc), "{}", r.log_text());
+    q(&mut mc, &["ACL", "SETUSER", "default", ">new-pw"]);
+    q(&mut rc, &["ACL", "SETUSER", "default", ">new-pw"]);
+    q(&mut rc, &["CONFIG", "SET", "masterauth", "new-pw"]);
+    q(&mut mc, &["ACL", "SETUSER", "default", "<old-pw"]);
+    q(&mut rc, &["ACL", "SETUSER", "default", "<old-pw"]);
+    q(&mut mc, &["SET", "during", "1"]);
+    // The link torn down (as a network blip would): the replica comes
+    // back with masterauth new-pw.
+    q(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]);
+    q(&mut mc, &["SET", "after", "2"]);
+    let (mut mc, mut rc) = (conn(&m, "new-pw"), conn(&r, "new-pw"));
+    assert!(synced(&mut mc, &mut rc), "{}", r.log_text());
+    let got: (String, String) = redis::cmd("MGET")
+        .arg("during")
+        .arg("after")
+        .query(&mut rc)
+        .unwrap();
+    assert_eq!(got, ("1".into(), "2".into()));
+    assert!(redis::Client::open(format!("redis://:old-pw@127.0.0.1:{}/", m.port))
+        .unwrap()
+        .get_connection()
+        .is_err());
+}

@@ -235,25 +235,13 @@ fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {
             return Err(WRONGPASS);
         }
     }
-    let ok = match &ctx.srv.config.requirepass {
-        // The default user has no password: anything is accepted (Redis nopass).
-        None => true,
-        Some(p) => constant_time_eq(p.expose().as_bytes(), pass),
-    };
-    if ok {
+    if ctx.srv.default_user.accepts(pass) {
         ctx.client.authenticated = true;
         Ok(())
     } else {
         tracing::warn!(client = %ctx.client.addr, "authentication failed");
         Err(WRONGPASS)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// ```text
@@ -263,7 +251,7 @@ fn auth(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() > 3 {
         return Err(errors::SYNTAX);
     }
-    if ctx.argc() == 2 && ctx.srv.config.requirepass.is_none() {
+    if ctx.argc() == 2 && ctx.srv.default_user.nopass {
         return Err(RErr::lit(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
@@ -375,7 +363,7 @@ fn reset(ctx: &mut Ctx) -> CmdResult {
     c.proto = Proto::Resp2;
     c.name = None;
     c.flags.no_evict = false;
-    c.authenticated = ctx.srv.config.requirepass.is_none();
+    c.authenticated = ctx.srv.default_user.logged_in_by_default();
     c.simple("RESET");
     Ok(())
 }

@@ -9,6 +9,7 @@
 //!
 //! Every command documents its Redis syntax in a `text` block.
 
+pub mod acl;
 pub mod admin;
 pub mod connection;
 pub mod dump;

@@ -26,8 +26,9 @@ impl CommandTable {
     pub fn get() -> &'static CommandTable {
         static TABLE: OnceLock<CommandTable> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let families: [&'static [CommandSpec]; 14] = [
+            let families: [&'static [CommandSpec]; 15] = [
                 super::connection::COMMANDS,
+                super::acl::COMMANDS,
                 super::admin::COMMANDS,
                 super::keys::COMMANDS,
                 super::strings::COMMANDS,

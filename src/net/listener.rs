@@ -69,12 +69,18 @@ pub fn bind_all(cfg: &Config) -> Result<Vec<std::net::TcpListener>, BindError> {
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// Whether a new connection from `peer` is refused, and with which reply:
-/// `maxclients` reached, or protected mode (on, no password, and the peer
-/// is not on the loopback interface), as redis-server 7.0 decides.
-pub fn admission(cfg: &Config, connected: usize, peer: std::net::IpAddr) -> Option<&'static str> {
+/// `maxclients` reached, or protected mode (on, the default user `nopass`,
+/// and the peer is not on the loopback interface), as redis-server 7.0
+/// decides.
+pub fn admission(
+    cfg: &Config,
+    nopass: bool,
+    connected: usize,
+    peer: std::net::IpAddr,
+) -> Option<&'static str> {
     if connected >= cfg.maxclients as usize {
         Some("-ERR max number of clients reached\r\n")
-    } else if cfg.protected_mode && cfg.requirepass.is_none() && !is_local(peer) {
+    } else if cfg.protected_mode && nopass && !is_local(peer) {
         Some(DENIED)
     } else {
         None
@@ -110,16 +116,12 @@ pub async fn serve(srv: Rc<RefCell<Server>>, listener: TcpListener) {
             .unwrap_or_default();
         let (reject, keepalive) = {
             let mut s = srv.borrow_mut();
-            let reject = if s.clients.len() >= s.config.maxclients as usize {
-                Some("-ERR max number of clients reached\r\n")
-            } else if s.config.protected_mode
-                && s.config.requirepass.is_none()
-                && !peer.ip().is_loopback()
-            {
-                Some(DENIED)
-            } else {
-                None
-            };
+            let reject = admission(
+                &s.config,
+                s.default_user.nopass,
+                s.clients.len(),
+                peer.ip(),
+            );
             if reject.is_some() {
                 s.stats.rejected_connections += 1;
             }
@@ -157,16 +159,15 @@ mod tests {
     #[test]
     fn protected_mode_refuses_remote_peers_without_a_password() {
         let mut cfg = Config::default();
-        assert_eq!(admission(&cfg, 0, ip("127.0.0.1")), None);
-        assert_eq!(admission(&cfg, 0, ip("::1")), None);
-        assert_eq!(admission(&cfg, 0, ip("::ffff:127.0.0.1")), None);
-        assert!(admission(&cfg, 0, ip("10.1.2.3"))
+        assert_eq!(admission(&cfg, true, 0, ip("127.0.0.1")), None);
+        assert_eq!(admission(&cfg, true, 0, ip("::1")), None);
+        assert_eq!(admission(&cfg, true, 0, ip("::ffff:127.0.0.1")), None);
+        assert!(admission(&cfg, true, 0, ip("10.1.2.3"))
             .is_some_and(|m| m.starts_with("-DENIED Redis is running in protected mode")));
-        cfg.requirepass = Some(crate::config::Password::new("x"));
-        assert_eq!(admission(&cfg, 0, ip("10.1.2.3")), None);
-        cfg.requirepass = None;
+        // A password for the default user.
+        assert_eq!(admission(&cfg, false, 0, ip("10.1.2.3")), None);
         cfg.protected_mode = false;
-        assert_eq!(admission(&cfg, 0, ip("10.1.2.3")), None);
+        assert_eq!(admission(&cfg, true, 0, ip("10.1.2.3")), None);
     }
 
     #[test]
@@ -176,9 +177,9 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(
-            admission(&cfg, 2, ip("127.0.0.1")),
+            admission(&cfg, true, 2, ip("127.0.0.1")),
             Some("-ERR max number of clients reached\r\n")
         );
-        assert_eq!(admission(&cfg, 1, ip("127.0.0.1")), None);
+        assert_eq!(admission(&cfg, true, 1, ip("127.0.0.1")), None);
     }
 }

@@ -6,6 +6,7 @@
 //! `blocking`, `watch` and `pubsub` hold the cross-client bookkeeping;
 //! `info` renders INFO; `cron` is the periodic work (serverCron).
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod cron;
@@ -44,6 +45,9 @@ pub enum ShutdownMode {
 pub struct Server {
     /// The running configuration.
     pub config: Config,
+    /// The default user's passwords (`requirepass` sets them; ACL SETUSER
+    /// changes them).
+    pub default_user: acl::DefaultUser,
     /// The data.
     pub keyspace: Keyspace,
     /// Connected clients by id.
@@ -153,6 +157,9 @@ impl Server {
             self_ref: std::rc::Weak::new(),
             obuf_hard_limits: hard_limits(&config),
             evict_pool: evict::EvictionPool::default(),
+            default_user: acl::DefaultUser::from_requirepass(
+                config.requirepass.as_ref().map(|p| p.expose()),
+            ),
             config,
         }
     }
@@ -166,7 +173,7 @@ impl Server {
     ) -> Rc<RefCell<Client>> {
         let id = self.next_client_id;
         self.next_client_id += 1;
-        let authed = self.config.requirepass.is_none();
+        let authed = self.default_user.logged_in_by_default();
         let c = Rc::new(RefCell::new(Client::new(id, addr, laddr, authed, now_ms)));
         self.clients.insert(id, c.clone());
         self.stats.total_connections_received += 1;
@@ -224,6 +231,10 @@ impl Server {
         self.obuf_hard_limits = hard_limits(&self.config);
         self.keyspace.lfu = lfu_settings(&self.config);
         if old.requirepass != self.config.requirepass {
+            // As in Redis: the default user's passwords become exactly it.
+            self.default_user = acl::DefaultUser::from_requirepass(
+                self.config.requirepass.as_ref().map(|p| p.expose()),
+            );
             tracing::info!("requirepass changed");
         }
         Ok(())

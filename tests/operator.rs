@@ -1634,3 +1634,184 @@ fn with_persistence_every_data_pod_deleted_at_once_keeps_every_acknowledged_writ
         longest_outage(&accepted, deleted)
     );
 }
+
+/// Writes `<prefix><i>` through `addr` with password `pw` (SET, then WAIT
+/// 1 100) until `stop`, reconnecting after an error; every command's
+/// outcome with its time. Acknowledged keys are the `Ok`s.
+#[allow(clippy::type_complexity)]
+fn logged_writer(
+    addr: String,
+    pw: String,
+    prefix: &'static str,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Vec<(std::time::Instant, Result<String, String>)>> {
+    std::thread::spawn(move || {
+        let mut log = Vec::new();
+        let mut conn: Option<redis::Connection> = None;
+        let start = std::time::Instant::now();
+        let mut i = 0u64;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed)
+            && start.elapsed() < Duration::from_secs(300)
+        {
+            if conn.is_none() {
+                let c = redis::Client::open(format!("redis://:{pw}@{addr}/"))
+                    .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)));
+                match c {
+                    Ok(c) => {
+                        let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                        conn = Some(c);
+                    }
+                    Err(e) => {
+                        log.push((std::time::Instant::now(), Err(e.to_string())));
+                        std::thread::sleep(Duration::from_millis(50));
+                        continue;
+                    }
+                }
+            }
+            let c = conn.as_mut().unwrap();
+            let key = format!("{prefix}{i}");
+            i += 1;
+            let r = redis::cmd("SET")
+                .arg(&key)
+                .arg(i)
+                .query::<()>(c)
+                .and_then(|_| redis::cmd("WAIT").arg(1).arg(100).query::<i64>(c));
+            match r {
+                Ok(n) if n >= 1 => log.push((std::time::Instant::now(), Ok(key))),
+                Ok(_) => {}
+                Err(e) => {
+                    log.push((std::time::Instant::now(), Err(e.to_string())));
+                    conn = None;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        log
+    })
+}
+
+/// Whether a fresh connection to `addr` with `pw` logs in.
+fn logs_in(addr: &str, pw: &str) -> bool {
+    redis::Client::open(format!("redis://:{pw}@{addr}/"))
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+        .is_ok()
+}
+
+/// The password changed in the Secret while a writer runs with the old
+/// one: every pod accepts both (a second writer starts with the new one),
+/// then, after the grace period, only the new one. Neither writer sees a
+/// failed command, no acknowledged write is lost, the old password no
+/// longer logs in anywhere, and a failover afterwards works (replication
+/// and the sentinels moved to the new password).
+#[test]
+fn a_password_rotation_keeps_old_and_new_clients_working_until_the_old_is_removed() {
+    let Running {
+        _turn,
+        ns,
+        _dir,
+        log,
+        op: _op,
+        pw: old,
+    } = running(
+        "operator-rotate",
+        &cache_yaml("cache", "  passwordRotationGraceSeconds: 15\n"),
+    );
+    let service = service_addr(&ns);
+    wait_both_replicas_synced(&service, &old);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let old_writer = logged_writer(service.clone(), old.clone(), "o", stop.clone());
+    std::thread::sleep(Duration::from_secs(1));
+    let new = format!("rotated{}", std::process::id());
+    let rotation = || {
+        ns.jsonpath(
+            &["rcache", "cache"],
+            "{.status.passwordRotation.phase}/{.status.passwordRotation.bothAcceptedSince}",
+        )
+    };
+    ns.k(&[
+        "patch",
+        "secret",
+        "cache-auth",
+        "-p",
+        &format!("{{\"stringData\":{{\"password\":\"{new}\"}}}}"),
+    ]);
+    let both = eventually(Duration::from_secs(60), || {
+        let r = rotation();
+        r.starts_with("AcceptingBoth/") && r.len() > "AcceptingBoth/".len()
+    });
+    assert!(both, "{}\n{}\n{}", rotation(), ns.describe(), log_of(&log)());
+    let both_seen = std::time::Instant::now();
+    let new_writer = logged_writer(service.clone(), new.clone(), "n", stop.clone());
+    // Both log in everywhere while both are accepted.
+    let pods: Vec<(String, u16)> = (0..3)
+        .map(|i| (format!("cache-{i}"), 6379))
+        .chain((0..3).map(|i| (format!("cache-sentinel-{i}"), 26379)))
+        .collect();
+    for (p, port) in &pods {
+        let addr = format!("{}:{port}", pod_ip(&ns, p));
+        assert!(logs_in(&addr, &old) && logs_in(&addr, &new), "{p}");
+    }
+    // Then the old one goes.
+    let mut last_accepting = both_seen;
+    let start = std::time::Instant::now();
+    let mut done = false;
+    while start.elapsed() < Duration::from_secs(120) {
+        let r = rotation();
+        if r.starts_with("AcceptingBoth") {
+            last_accepting = std::time::Instant::now();
+        } else if r == "/" {
+            done = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(done, "{}\n{}\n{}", rotation(), ns.describe(), log_of(&log)());
+    assert!(
+        last_accepting.duration_since(both_seen) >= Duration::from_secs(10),
+        "the grace period was cut short: {:?}",
+        last_accepting.duration_since(both_seen)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (old_log, new_log) = (old_writer.join().unwrap(), new_writer.join().unwrap());
+    let failed = |l: &[(std::time::Instant, Result<String, String>)], until: std::time::Instant| {
+        l.iter()
+            .filter(|(t, r)| *t <= until && r.is_err())
+            .map(|(_, r)| r.clone().unwrap_err())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(failed(&old_log, last_accepting), Vec::<String>::new(), "old-password writer");
+    let end = std::time::Instant::now();
+    assert_eq!(failed(&new_log, end), Vec::<String>::new(), "new-password writer");
+    let acked: Vec<String> = old_log
+        .iter()
+        .chain(&new_log)
+        .filter_map(|(_, r)| r.clone().ok())
+        .collect();
+    let old_after = old_log
+        .iter()
+        .filter(|(t, r)| *t > both_seen && r.is_ok())
+        .count();
+    assert!(old_after > 0, "the old password stopped working while both were accepted");
+    for (p, port) in &pods {
+        let addr = format!("{}:{port}", pod_ip(&ns, p));
+        assert!(!logs_in(&addr, &old), "{p} still takes the old password");
+        assert!(logs_in(&addr, &new), "{p} refuses the new password");
+    }
+    assert_eq!(event_notes(&ns, "PasswordRotated").len(), 1);
+    let missing = missing_keys(&service, &new, &acked);
+    assert!(missing.is_empty(), "{} acknowledged writes lost", missing.len());
+    // Replication and the sentinels use the new password: a failover
+    // works and both replicas follow the new master.
+    let before = master_slice(&ns);
+    sentinel_failover(&ns, &new);
+    let moved = wait_master_moved(&ns, &before, Duration::from_secs(60));
+    assert!(moved.is_some(), "{}\n{}", ns.describe(), log_of(&log)());
+    wait_both_replicas_synced(&service_addr(&ns), &new);
+    eprintln!(
+        "password rotation: {} writes acknowledged ({} with the old password after the new one was accepted), 0 failed while their password was accepted, 0 lost",
+        acked.len(),
+        old_after
+    );
+}

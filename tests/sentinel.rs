@@ -603,9 +603,30 @@ fn sentinel_mode_needs_a_writable_config_file_and_answers_to_its_name() {
         };
         cmd_role(&mut c) == "sentinel"
     });
+    // Its default user's password changes live (ACL SETUSER, as a
+    // rotation does it on sentinels), and CLIENT subcommands answer.
+    let acl = ok.then(|| {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let set = common::cmd(&mut c, &["ACL", "SETUSER", "default", ">s3cret"]);
+        let id = common::cmd(&mut c, &["CLIENT", "ID"]);
+        let open = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .map(|mut c| common::cmd(&mut c, &["PING"]).is_ok())
+            .unwrap_or(false);
+        let authed = redis::Client::open(format!("redis://:s3cret@127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .is_ok();
+        (set.is_ok(), id.is_ok(), open, authed)
+    });
     let _ = child.kill();
     let _ = child.wait();
     assert!(ok);
+    assert_eq!(acl, Some((true, true, false, true)));
     let written = std::fs::read_to_string(&conf).unwrap();
     assert!(
         written.contains("sentinel myid ") && written.contains("sentinel monitor m 127.0.0.1 1 1"),

@@ -79,22 +79,34 @@ fn handover(args: &[String]) -> i32 {
         Some([p, n]) if p == "--port" => n.clone(),
         _ => "6379".into(),
     };
-    let pw = std::env::var("PICKET_PASSWORD")
+    // The Secret as mounted now (a rotation may have changed it since
+    // the pod started), then the one the pod started with.
+    let from_file = std::env::var("PICKET_PASSWORD_FILE")
         .ok()
-        .filter(|p| !p.is_empty());
+        .and_then(|f| std::fs::read_to_string(f).ok());
+    let candidates: Vec<String> = [from_file, std::env::var("PICKET_PASSWORD").ok()]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .collect();
     let pod = std::env::var("POD_NAME").unwrap_or_default();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
-    let done = rt.block_on(picket::operator::prestop::hand_over(
-        &format!("127.0.0.1:{port}"),
-        &sentinel,
-        &set,
-        &pod,
-        pw.as_deref(),
-        Duration::from_secs(20),
-    ));
+    let local = format!("127.0.0.1:{port}");
+    let done = rt.block_on(async {
+        let pw = picket::operator::prestop::first_accepted(&local, &candidates).await;
+        picket::operator::prestop::hand_over(
+            &local,
+            &sentinel,
+            &set,
+            &pod,
+            pw.as_deref(),
+            Duration::from_secs(20),
+        )
+        .await
+    });
     println!("picket-server --handover: {done}");
     0
 }

@@ -44,6 +44,8 @@ pub const NO_MASTER: &str = "picket.invalid";
 
 /// The sentinel port.
 pub const SENTINEL_PORT: u16 = 26379;
+/// Where data pods see the password Secret as a file.
+pub const AUTH_DIR: &str = "/var/run/picket/auth";
 /// Where the data pods keep their files.
 pub const DATA_DIR: &str = "/data";
 /// The label that tells data pods from sentinels.
@@ -75,6 +77,10 @@ impl Names {
     /// The generated Secret.
     pub fn secret(&self) -> String {
         format!("{}-auth", self.cache)
+    }
+    /// The operator's record of the password the pods require.
+    pub fn auth_state(&self) -> String {
+        format!("{}-auth-state", self.cache)
     }
     /// The ConfigMap.
     pub fn config(&self) -> String {
@@ -403,9 +409,21 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
         "volumeMounts": [
             {"name": "data", "mountPath": DATA_DIR},
             {"name": "config", "mountPath": "/etc/picket", "readOnly": true},
+            // The Secret's current value for the preStop hook: the env
+            // var keeps the password the pod started with, which a
+            // rotation may have removed since.
+            {"name": "auth", "mountPath": AUTH_DIR, "readOnly": true},
         ],
     }]);
-    let mut volumes = vec![json!({"name": "config", "configMap": {"name": names.config()}})];
+    let (secret, key) = password_ref(rc);
+    pod["spec"]["containers"][0]["env"]
+        .as_array_mut()
+        .expect("env is a list")
+        .push(json!({"name": "PICKET_PASSWORD_FILE", "value": format!("{AUTH_DIR}/password")}));
+    let mut volumes = vec![
+        json!({"name": "config", "configMap": {"name": names.config()}}),
+        json!({"name": "auth", "secret": {"secretName": secret, "items": [{"key": key, "path": "password"}]}}),
+    ];
     if persist.is_none() {
         volumes.push(json!({"name": "data", "emptyDir": {}}));
     }
@@ -553,12 +571,22 @@ pub fn plain_rollouts(d: &mut Desired) {
     }
 }
 
+/// The operator's Secret `c-auth-state`: the password every pod requires
+/// (see [`super::rotation`]).
+pub fn auth_state_secret(rc: &ReplicatedCache, password: &str) -> Secret {
+    password_secret(rc, &Names::of(rc).auth_state(), password)
+}
+
 /// The generated Secret `c-auth` holding `password`.
 pub fn generated_secret(rc: &ReplicatedCache, password: &str) -> Secret {
+    password_secret(rc, &Names::of(rc).secret(), password)
+}
+
+fn password_secret(rc: &ReplicatedCache, name: &str, password: &str) -> Secret {
     let names = Names::of(rc);
     typed(json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": meta(rc, &names, &names.secret(), None),
+        "metadata": meta(rc, &names, name, None),
         "type": "Opaque",
         "stringData": {"password": password},
     }))

@@ -27,6 +27,7 @@ use super::client::{self, Reply};
 use super::crd::{Condition, ReplicatedCache, ReplicatedCacheStatus};
 use super::decide::{self, Bootstrap, DataPod, Recorded, SentinelCounts};
 use super::operations::{self, RollInput, Rolled};
+use super::rotation;
 use super::recorder::{Kind, Recorder};
 
 /// The annotation holding the hash of what was applied.
@@ -655,6 +656,11 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     };
     let data_pods = pods.list(&of("data")).await?.items;
     let sentinel_pods = pods.list(&of("sentinel")).await?.items;
+    // A changed password: every pod accepts both, then only the new one
+    // (after this, every pod that did it takes `pw`).
+    let required = rotation::required(rc, ctx, &pw).await?;
+    let (password_rotation, rotating) =
+        rotation::advance(rc, ctx, &data_pods, &sentinel_pods, &required, &pw).await?;
     let mut data = Vec::new();
     for p in data_pods
         .iter()
@@ -751,7 +757,7 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
         .or_else(|| decide::sentinel_majority(&answers, configured))
         .map(|h| decide::pod_of_host(&h).to_string());
     let mut degraded: Option<(String, String)> = None;
-    let mut progressing: Option<String> = None;
+    let mut progressing: Option<String> = rotating;
     let master = if let Some(mst) = agreed.clone() {
         // Sentinels decide. Fresh sentinels (a recreated pod) are told.
         for s in sentinels.iter().filter(|s| !s.configured && s.ready) {
@@ -1061,6 +1067,7 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
         sentinels_ready: Some(format!("{ready_sentinels}/{}", rc.spec.sentinels)),
         last_failover_time: old.last_failover_time.clone(),
         last_switch_latency_ms: old.last_switch_latency_ms,
+        password_rotation,
         conditions,
     };
     if old.master.is_some() && master.is_some() && old.master != master {

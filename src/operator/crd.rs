@@ -134,10 +134,20 @@ pub struct ReplicatedCacheSpec {
     #[serde(default = "default_step_timeout")]
     #[schemars(range(min = 10))]
     pub rollout_step_timeout_seconds: i32,
+    /// When the password changes (the Secret's value, or `auth`), how
+    /// long every pod accepts both the old and the new password before
+    /// the old one is removed: the time clients have to move over.
+    #[serde(default = "default_rotation_grace")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub password_rotation_grace_seconds: i32,
 }
 
 fn default_step_timeout() -> i32 {
     300
+}
+
+fn default_rotation_grace() -> i32 {
+    60
 }
 
 /// The annotation that pauses the operator for one cache (`"true"`): no
@@ -287,9 +297,26 @@ pub struct ReplicatedCacheStatus {
     /// From +switch-master to the Service showing only the new master.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_switch_latency_ms: Option<i64>,
+    /// A password rotation under way (none when the pods require only
+    /// the Secret's password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_rotation: Option<PasswordRotation>,
     /// Available, MasterKnown, SentinelQuorum, Progressing, Degraded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// Where a password rotation is.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordRotation {
+    /// `AcceptingBoth` (every pod accepts the old and the new password;
+    /// replication and the sentinels use the new one) or `RemovingOld`.
+    pub phase: String,
+    /// When every pod accepted both (RFC 3339); the old password is
+    /// removed `passwordRotationGraceSeconds` later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub both_accepted_since: Option<String>,
 }
 
 /// A status condition (the usual Kubernetes shape).

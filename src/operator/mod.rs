@@ -13,6 +13,9 @@
 //! - [`recorder`]: Kubernetes Events about a cache.
 //! - [`events`]: the sentinels' events; `+switch-master` moves the master
 //!   Service at once.
+//! - [`rollout`], [`operations`], [`prestop`]: day-2 (rolling upgrades
+//!   with a handover, scale-down past the master, the preStop hook).
+//! - [`rotation`]: password rotation without downtime.
 
 pub mod builder;
 pub mod client;
@@ -25,3 +28,4 @@ pub mod operations;
 pub mod prestop;
 pub mod recorder;
 pub mod rollout;
+pub mod rotation;

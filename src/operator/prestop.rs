@@ -13,6 +13,17 @@ use std::time::{Duration, Instant};
 use super::client::{self, Reply};
 use super::operations::{all_replicas_caught_up, set_fence, FENCE};
 
+/// The first of `candidates` the server at `local` accepts (the first
+/// when none is, or none when there are none).
+pub async fn first_accepted(local: &str, candidates: &[String]) -> Option<String> {
+    for p in candidates {
+        if client::Conn::open(local, Some(p)).await.is_ok() {
+            return Some(p.clone());
+        }
+    }
+    candidates.first().cloned()
+}
+
 /// What the hook did (printed; the kubelet records a failing hook),
 /// within `limit` in all.
 pub async fn hand_over(

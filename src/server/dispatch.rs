@@ -45,7 +45,9 @@ impl Server {
         // A sentinel answers only its own commands; a data server has no
         // SENTINEL command (Redis: two command tables).
         let sentinel_mode = self.sentinel.is_some();
-        let allowed = crate::cmd::sentinel::SENTINEL_MODE_COMMANDS.contains(&cmd.name);
+        // (A subcommand, `acl|setuser`, goes with its container.)
+        let family = cmd.name.split('|').next().unwrap_or(cmd.name);
+        let allowed = crate::cmd::sentinel::SENTINEL_MODE_COMMANDS.contains(&family);
         if (sentinel_mode && !allowed) || (!sentinel_mode && cmd.name == "sentinel") {
             let mut m = format!(
                 "ERR unknown command '{}', with args beginning with: ",

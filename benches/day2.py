@@ -14,8 +14,19 @@ Two modes of the same operator and pods:
 and TRIALS times per scenario, a writer doing SET + WAIT 1 through the
 master Service's ClusterIP (reconnecting on error):
 
-  upgrade   a pod-template change (an annotation): every pod restarted
+  scale     replicas 3 -> 5, then back to 3 (the sentinels forget the
+            removed pods: until each lists exactly the two replicas)
   evict     the master evicted through the Eviction API (a node drain)
+  upgrade   a pod-template change (an annotation): every pod restarted
+  rotate    the password changed in its Secret (picket only: the same
+            operator code runs in both modes); a second writer with the
+            new password starts once both are accepted; the outage is
+            the longer of the old writer's (until the old password is
+            removed) and the new writer's
+
+The plain mode runs its scenarios in that order because a plain upgrade
+can leave the cache broken for good (see the README), which ends the
+mode.
 
 Measured: the writer's longest gap between two accepted writes
 (outage), and writes acknowledged by WAIT 1 missing on the master at the
@@ -36,7 +47,7 @@ from operator_failover import CACHE, Cache, conn, jsonpath, kubectl, try_, until
 
 TRIALS = int(os.environ.get("TRIALS", "3"))
 MODES = os.environ.get("MODES", "picket,plain").split(",")
-SCENARIOS = os.environ.get("SCENARIOS", "upgrade,evict").split(",")
+SCENARIOS = os.environ.get("SCENARIOS", "scale,evict,upgrade,rotate").split(",")
 OPERATOR = os.environ["OPERATOR"]
 OUT = os.environ.get("OUT", "bench-out")
 
@@ -45,6 +56,16 @@ def uids(ns):
     out = kubectl("get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name}={.metadata.uid} {end}",
                   ns=ns, check=False)
     return dict(kv.split("=", 1) for kv in out.split())
+
+
+def uids_of(ns, pods):
+    now = uids(ns)
+    return [now.get(p) for p in pods]
+
+
+def all_ready(ns, pods):
+    return all(kubectl("get", "pod", p, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+                       ns=ns, check=False) == "True" for p in pods)
 
 
 def converged(ns, before):
@@ -68,7 +89,38 @@ def trial(cache, scenario, n):
     time.sleep(1.5)
     start = time.monotonic()
     master = jsonpath(ns, "rcache", "cache", "{.status.master}")
-    if scenario == "upgrade":
+    second = None
+    if scenario == "scale":
+        patch = lambda n: kubectl("patch", "rcache", "cache", "--type=merge", "-p",
+                                  json.dumps({"spec": {"replicas": n}}), ns=ns)
+        patch(5)
+        until(300, lambda: all_ready(ns, ["cache-3", "cache-4"]) and try_(
+            lambda: conn(f"{cache.vip}:6379", pw).execute_command("WAIT", 4, 1000), 0) == 4,
+            "five data pods in sync")
+        patch(3)
+        until(400, lambda: not any(uids_of(ns, ["cache-3", "cache-4"])) and cache.healthy(),
+              "back to three, the sentinels knowing exactly two replicas")
+    elif scenario == "rotate":
+        kubectl("patch", "rcache", "cache", "--type=merge", "-p",
+                json.dumps({"spec": {"passwordRotationGraceSeconds": 15}}), ns=ns)
+        new = f"bench{int(time.time())}"
+        kubectl("patch", "secret", "cache-auth", "-p", json.dumps({"stringData": {"password": new}}), ns=ns)
+        phase = lambda: jsonpath(ns, "rcache", "cache",
+                                 "{.status.passwordRotation.phase}/{.status.passwordRotation.bothAcceptedSince}")
+        until(120, lambda: phase().startswith("AcceptingBoth/") and len(phase()) > 14, "both passwords accepted")
+        second = ([], [], [], threading.Event())
+        threading.Thread(target=writer, args=(f"{cache.vip}:6379", new, second[3], *second[:3]),
+                         daemon=True).start()
+        last_accepting = time.monotonic()
+        def removed():
+            nonlocal last_accepting
+            ph = phase()
+            if ph.startswith("AcceptingBoth"):
+                last_accepting = time.monotonic()
+            return ph == "/"
+        until(300, removed, "the old password removed")
+        cache.pw = new
+    elif scenario == "upgrade":
         before = uids(ns)
         kubectl("patch", "rcache", "cache", "--type=merge", "-p",
                 json.dumps({"spec": {"podAnnotations": {"bench/rollout": f"{time.time()}"}}}), ns=ns)
@@ -88,6 +140,12 @@ def trial(cache, scenario, n):
     stop.set()
     w.join(10)
     gaps = [b - a for a, b in zip(accepted, accepted[1:]) if b > start]
+    if second:
+        second[3].set()
+        # The old writer counts while its password was accepted.
+        gaps = [g for g, b in zip(gaps, [b for b in accepted[1:] if b > start]) if b <= last_accepting]
+        gaps += [b - a for a, b in zip(second[1], second[1][1:])]
+        acked = acked + second[0]
     r = {"scenario": scenario, "outage_ms": round(max(gaps, default=0) * 1000),
          "took_s": round(took, 1), "lost": None, "acked": len(acked), "recovered": False}
     # Counted once the cache has settled (one master behind the Service,
@@ -124,6 +182,8 @@ def run_mode(mode):
         cache.pw = base64.b64decode(jsonpath(ns, "secret", "cache-auth", "{.data.password}")).decode()
         cache.vip = jsonpath(ns, "service", "cache", "{.spec.clusterIP}")
         for scenario in SCENARIOS:
+            if scenario == "rotate" and mode == "plain":
+                continue
             for i in range(TRIALS):
                 until(240, cache.healthy, "the cache healthy again")
                 r = trial(cache, scenario, i)

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Day-2 operations through picket-operator on the test bed
-# (scripts/dev-cluster): a rolling upgrade and an evicted master under a
-# writer, for the operator as shipped (orchestrated rollout, preStop
-# handover) and for the same pods left to Kubernetes' RollingUpdate
+# (scripts/dev-cluster): scaling, an evicted master, a rolling upgrade and
+# a password rotation under a writer, for the operator as shipped
+# (orchestrated rollout, preStop handover) and for the same pods left to
+# Kubernetes' RollingUpdate
 # (--plain-rollouts), side by side with ratios. See benches/day2.py for
 # what is measured. Exits 1 if picket lost an acknowledged write.
 #
 #   bash benches/day2.sh                          # 3 trials per scenario and mode
-#   TRIALS=1 MODES=picket SCENARIOS=upgrade bash benches/day2.sh
+#   TRIALS=1 MODES=picket SCENARIOS=upgrade,rotate bash benches/day2.sh
 #
 # Starts the test bed when it is not up (and stops it again at the end).
 set -euo pipefail

@@ -154,7 +154,7 @@ def subscribe_switch(addr, pw, seen, stop):
 def writer(addr, pw, stop, acked, accepted, failed):
     c = None
     i = 0
-    end = time.monotonic() + 180
+    end = time.monotonic() + 600
     while not stop.is_set() and time.monotonic() < end:
         if c is None:
             c = try_(lambda: conn(addr, pw, timeout=0.5))

@@ -1025,14 +1025,7 @@ fn after_a_scale_down_the_sentinels_are_reset_one_at_a_time() {
     // Every sentinel knows both replicas first.
     assert!(eventually(Duration::from_secs(60), || (0..3)
         .all(|i| replicas_known(i) == Some(2))));
-    ns.k(&[
-        "patch",
-        "rcache",
-        "cache",
-        "--type=merge",
-        "-p",
-        "{\"spec\":{\"replicas\":2}}",
-    ]);
+    patch_cache(&ns, "{\"spec\":{\"replicas\":2}}");
     assert!(eventually(Duration::from_secs(60), || ns
         .kubectl(&["get", "pod", "cache-2"])
         .is_err()));
@@ -1057,6 +1050,19 @@ fn after_a_scale_down_the_sentinels_are_reset_one_at_a_time() {
     sentinel_failover(&ns, &pw);
     let moved = wait_master_moved(&ns, &old, Duration::from_secs(60));
     assert_eq!(moved.as_deref(), Some(pod_ip(&ns, "cache-1").as_str()));
+}
+
+/// `kubectl patch rcache cache --type=merge -p <patch>`.
+fn patch_cache(ns: &Namespace, patch: &str) -> String {
+    ns.k(&["patch", "rcache", "cache", "--type=merge", "-p", patch])
+}
+
+/// The reason of condition `type_` on rcache/cache.
+fn reason_of(ns: &Namespace, type_: &str) -> String {
+    ns.jsonpath(
+        &["rcache", "cache"],
+        &format!("{{.status.conditions[?(@.type==\"{type_}\")].reason}}"),
+    )
 }
 
 /// The UIDs of pods `<prefix>0..n`, "" for one that does not exist.
@@ -1122,14 +1128,10 @@ fn live_settings_apply_without_restarts_and_a_template_change_rolls_with_one_han
     let sentinels_before = uids(&ns, "cache-sentinel-", 3);
 
     // Live settings.
-    ns.k(&[
-        "patch",
-        "rcache",
-        "cache",
-        "--type=merge",
-        "-p",
+    patch_cache(
+        &ns,
         r#"{"spec":{"maxMemory":"64mb","maxMemoryPolicy":"allkeys-lru","sentinel":{"downAfterMilliseconds":4000,"failoverTimeout":10000}}}"#,
-    ]);
+    );
     let applied = eventually(Duration::from_secs(60), || {
         (0..3).all(|i| {
             let pod = format!("cache-{i}");
@@ -1154,14 +1156,10 @@ fn live_settings_apply_without_restarts_and_a_template_change_rolls_with_one_han
     let writer = acknowledged_writer(service.clone(), pw.clone(), stop.clone());
     std::thread::sleep(Duration::from_secs(2));
     let changed = std::time::Instant::now();
-    ns.k(&[
-        "patch",
-        "rcache",
-        "cache",
-        "--type=merge",
-        "-p",
+    patch_cache(
+        &ns,
         r#"{"spec":{"podAnnotations":{"picket.dev/test-rollout":"1"}}}"#,
-    ]);
+    );
     // Every UID each pod had, and when each new one was first seen.
     let names: Vec<String> = (0..3)
         .map(|i| format!("cache-{i}"))
@@ -1183,11 +1181,7 @@ fn live_settings_apply_without_restarts_and_a_template_change_rolls_with_one_han
             }
         }
         let all_new = seen.iter().all(|s| s.len() >= 2);
-        let reason = ns.jsonpath(
-            &["rcache", "cache"],
-            "{.status.conditions[?(@.type==\"Progressing\")].reason}",
-        );
-        all_new && reason == "Converged"
+        all_new && reason_of(&ns, "Progressing") == "Converged"
     });
     assert!(
         converged,
@@ -1263,18 +1257,11 @@ fn a_paused_cache_is_left_alone_and_a_scale_down_hands_the_master_over_first() {
         )
     };
     ns.k(&["annotate", "rcache", "cache", "picket.dev/paused=true"]);
-    assert!(eventually(Duration::from_secs(30), || ns.jsonpath(
-        &["rcache", "cache"],
-        "{.status.conditions[?(@.type==\"Progressing\")].reason}"
+    assert!(eventually(Duration::from_secs(30), || reason_of(
+        &ns,
+        "Progressing"
     ) == "Paused"));
-    ns.k(&[
-        "patch",
-        "rcache",
-        "cache",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"maxMemory":"32mb"}}"#,
-    ]);
+    patch_cache(&ns, r#"{"spec":{"maxMemory":"32mb"}}"#);
     std::thread::sleep(Duration::from_secs(8));
     assert_eq!(maxmemory("cache-0"), "0", "changed while paused");
     ns.k(&["annotate", "rcache", "cache", "picket.dev/paused-"]);
@@ -1296,14 +1283,7 @@ fn a_paused_cache_is_left_alone_and_a_scale_down_hands_the_master_over_first() {
     let writer = acknowledged_writer(service.clone(), pw.clone(), stop.clone());
     std::thread::sleep(Duration::from_secs(2));
     let changed = std::time::Instant::now();
-    ns.k(&[
-        "patch",
-        "rcache",
-        "cache",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"replicas":1}}"#,
-    ]);
+    patch_cache(&ns, r#"{"spec":{"replicas":1}}"#);
     let shrunk = eventually(Duration::from_secs(180), || {
         ns.kubectl(&["get", "pod", "cache-1"]).is_err()
             && ns.kubectl(&["get", "pod", "cache-2"]).is_err()
@@ -1411,7 +1391,11 @@ fn an_evicted_master_hands_over_before_it_stops() {
 /// SENTINELS) and the replicas it knows (SENTINEL REPLICAS), each as a
 /// pod name (an announced host name's first label, or the pod with that
 /// IP), and its CKQUORUM answer. None when it does not answer.
-fn sentinel_knows(ns: &Namespace, pw: &str, i: usize) -> Option<(Vec<String>, Vec<String>, String)> {
+fn sentinel_knows(
+    ns: &Namespace,
+    pw: &str,
+    i: usize,
+) -> Option<(Vec<String>, Vec<String>, String)> {
     let ip = pod_ip(ns, &format!("cache-sentinel-{i}"));
     let c = redis::Client::open(format!("redis://:{pw}@{ip}:26379/")).ok()?;
     let mut c = c.get_connection_with_timeout(Duration::from_secs(2)).ok()?;
@@ -1486,37 +1470,46 @@ fn scaling_forgets_removed_peers_and_an_unsafe_shrink_waits_for_its_sentinels() 
         pw,
     } = running("operator-grow", &cache_yaml("cache", "  quorum: 2\n"));
     let master_uid = ns.jsonpath(&["pod", "cache-0"], "{.metadata.uid}");
-    assert_eq!(ns.jsonpath(&["rcache", "cache"], "{.status.master}"), "cache-0");
+    assert_eq!(
+        ns.jsonpath(&["rcache", "cache"], "{.status.master}"),
+        "cache-0"
+    );
     let service = service_addr(&ns);
     wait_both_replicas_synced(&service, &pw);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = acknowledged_writer(service.clone(), pw.clone(), stop.clone());
     let changed = std::time::Instant::now();
-    let patch = |p: &str| ns.k(&["patch", "rcache", "cache", "--type=merge", "-p", p]);
-    patch(r#"{"spec":{"replicas":5,"sentinels":5}}"#);
+    patch_cache(&ns, r#"{"spec":{"replicas":5,"sentinels":5}}"#);
     let grown = eventually(Duration::from_secs(240), || sentinels_exact(&ns, &pw, 5, 5));
     assert!(
         grown,
         "{:?}\n{}\n{}",
-        (0..5).map(|i| sentinel_knows(&ns, &pw, i)).collect::<Vec<_>>(),
+        (0..5)
+            .map(|i| sentinel_knows(&ns, &pw, i))
+            .collect::<Vec<_>>(),
         ns.describe(),
         log_of(&log)()
     );
 
     // Two of the sentinels a shrink to 3 would keep stop answering.
     let maxmemory = || {
-        config_of(&ns, &pw, "cache-0", 6379, &["CONFIG", "GET", "maxmemory"], "maxmemory")
+        config_of(
+            &ns,
+            &pw,
+            "cache-0",
+            6379,
+            &["CONFIG", "GET", "maxmemory"],
+            "maxmemory",
+        )
     };
     let before = maxmemory();
     ns.fault("freeze", "cache-sentinel-1");
     ns.fault("freeze", "cache-sentinel-2");
-    patch(r#"{"spec":{"replicas":2,"sentinels":3,"maxMemory":"48mb"}}"#);
-    let degraded = || {
-        ns.jsonpath(
-            &["rcache", "cache"],
-            "{.status.conditions[?(@.type==\"Degraded\")].reason}",
-        )
-    };
+    patch_cache(
+        &ns,
+        r#"{"spec":{"replicas":2,"sentinels":3,"maxMemory":"48mb"}}"#,
+    );
+    let degraded = || reason_of(&ns, "Degraded");
     let refused = eventually(Duration::from_secs(60), || degraded() == "UnsafeQuorum");
     std::thread::sleep(Duration::from_secs(5));
     let replicas_of = |sts: &str| ns.jsonpath(&["statefulset", sts], "{.spec.replicas}");
@@ -1528,10 +1521,16 @@ fn scaling_forgets_removed_peers_and_an_unsafe_shrink_waits_for_its_sentinels() 
     ns.fault("thaw", "cache-sentinel-1");
     ns.fault("thaw", "cache-sentinel-2");
     assert!(refused, "{}\n{}", ns.describe(), log_of(&log)());
-    assert_eq!(held, ("5".into(), "5".into(), before.clone()), "half-applied");
+    assert_eq!(
+        held,
+        ("5".into(), "5".into(), before.clone()),
+        "half-applied"
+    );
     let notes = event_notes(&ns, "UnsafeQuorum");
     assert!(
-        notes.iter().any(|n| n.starts_with("spec.sentinels 5 -> 3 would leave 1 working")),
+        notes
+            .iter()
+            .any(|n| n.starts_with("spec.sentinels 5 -> 3 would leave 1 working")),
         "{notes:?}"
     );
 
@@ -1547,7 +1546,9 @@ fn scaling_forgets_removed_peers_and_an_unsafe_shrink_waits_for_its_sentinels() 
     assert!(
         shrunk,
         "{:?}\n{}\n{}",
-        (0..3).map(|i| sentinel_knows(&ns, &pw, i)).collect::<Vec<_>>(),
+        (0..3)
+            .map(|i| sentinel_knows(&ns, &pw, i))
+            .collect::<Vec<_>>(),
         ns.describe(),
         log_of(&log)()
     );
@@ -1556,7 +1557,10 @@ fn scaling_forgets_removed_peers_and_an_unsafe_shrink_waits_for_its_sentinels() 
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (acked, accepted) = writer.join().unwrap();
-    assert_eq!(ns.jsonpath(&["pod", "cache-0"], "{.metadata.uid}"), master_uid);
+    assert_eq!(
+        ns.jsonpath(&["pod", "cache-0"], "{.metadata.uid}"),
+        master_uid
+    );
     assert_eq!(masters(&ns, &pw, 2), vec!["cache-0".to_string()]);
     assert!(event_notes(&ns, "Handover").is_empty());
     let missing = missing_keys(&service, &pw, &acked);
@@ -1598,7 +1602,14 @@ fn with_persistence_every_data_pod_deleted_at_once_keeps_every_acknowledged_writ
     std::thread::sleep(Duration::from_secs(3));
     let old = uids(&ns, "cache-", 3);
     let deleted = std::time::Instant::now();
-    ns.k(&["delete", "pod", "cache-0", "cache-1", "cache-2", "--wait=false"]);
+    ns.k(&[
+        "delete",
+        "pod",
+        "cache-0",
+        "cache-1",
+        "cache-2",
+        "--wait=false",
+    ]);
     // All three recreated, and writes acknowledged again.
     let back = eventually(Duration::from_secs(240), || {
         let now = uids(&ns, "cache-", 3);
@@ -1607,7 +1618,11 @@ fn with_persistence_every_data_pod_deleted_at_once_keeps_every_acknowledged_writ
                 .ok()
                 .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)).ok())
                 .is_some_and(|mut c| {
-                    redis::cmd("SET").arg("after").arg("1").query::<()>(&mut c).is_ok()
+                    redis::cmd("SET")
+                        .arg("after")
+                        .arg("1")
+                        .query::<()>(&mut c)
+                        .is_ok()
                         && redis::cmd("WAIT").arg(1).arg(1000).query::<i64>(&mut c) == Ok(1)
                 })
     });
@@ -1740,7 +1755,13 @@ fn a_password_rotation_keeps_old_and_new_clients_working_until_the_old_is_remove
         let r = rotation();
         r.starts_with("AcceptingBoth/") && r.len() > "AcceptingBoth/".len()
     });
-    assert!(both, "{}\n{}\n{}", rotation(), ns.describe(), log_of(&log)());
+    assert!(
+        both,
+        "{}\n{}\n{}",
+        rotation(),
+        ns.describe(),
+        log_of(&log)()
+    );
     let both_seen = std::time::Instant::now();
     let new_writer = logged_writer(service.clone(), new.clone(), "n", stop.clone());
     // Both log in everywhere while both are accepted.
@@ -1766,7 +1787,13 @@ fn a_password_rotation_keeps_old_and_new_clients_working_until_the_old_is_remove
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(done, "{}\n{}\n{}", rotation(), ns.describe(), log_of(&log)());
+    assert!(
+        done,
+        "{}\n{}\n{}",
+        rotation(),
+        ns.describe(),
+        log_of(&log)()
+    );
     assert!(
         last_accepting.duration_since(both_seen) >= Duration::from_secs(10),
         "the grace period was cut short: {:?}",
@@ -1781,9 +1808,17 @@ fn a_password_rotation_keeps_old_and_new_clients_working_until_the_old_is_remove
             .map(|(_, r)| r.clone().unwrap_err())
             .collect::<Vec<_>>()
     };
-    assert_eq!(failed(&old_log, last_accepting), Vec::<String>::new(), "old-password writer");
+    assert_eq!(
+        failed(&old_log, last_accepting),
+        Vec::<String>::new(),
+        "old-password writer"
+    );
     let end = std::time::Instant::now();
-    assert_eq!(failed(&new_log, end), Vec::<String>::new(), "new-password writer");
+    assert_eq!(
+        failed(&new_log, end),
+        Vec::<String>::new(),
+        "new-password writer"
+    );
     let acked: Vec<String> = old_log
         .iter()
         .chain(&new_log)
@@ -1793,7 +1828,10 @@ fn a_password_rotation_keeps_old_and_new_clients_working_until_the_old_is_remove
         .iter()
         .filter(|(t, r)| *t > both_seen && r.is_ok())
         .count();
-    assert!(old_after > 0, "the old password stopped working while both were accepted");
+    assert!(
+        old_after > 0,
+        "the old password stopped working while both were accepted"
+    );
     for (p, port) in &pods {
         let addr = format!("{}:{port}", pod_ip(&ns, p));
         assert!(!logs_in(&addr, &old), "{p} still takes the old password");
@@ -1801,7 +1839,11 @@ fn a_password_rotation_keeps_old_and_new_clients_working_until_the_old_is_remove
     }
     assert_eq!(event_notes(&ns, "PasswordRotated").len(), 1);
     let missing = missing_keys(&service, &new, &acked);
-    assert!(missing.is_empty(), "{} acknowledged writes lost", missing.len());
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes lost",
+        missing.len()
+    );
     // Replication and the sentinels use the new password: a failover
     // works and both replicas follow the new master.
     let before = master_slice(&ns);
@@ -1814,4 +1856,52 @@ fn a_password_rotation_keeps_old_and_new_clients_working_until_the_old_is_remove
         acked.len(),
         old_after
     );
+}
+
+/// An image that does not run (the toolbox's: the pod crash-loops): the
+/// rollout restarts one sentinel, then stops with Degraded
+/// RolloutStalled after rolloutStepTimeoutSeconds and touches no other
+/// pod; the image reverted, the stuck pod is restarted at the reverted
+/// revision and the cache is whole again, no other pod ever restarted.
+#[test]
+fn a_change_that_does_not_start_stalls_the_rollout_and_reverting_it_recovers() {
+    let Running {
+        _turn,
+        ns,
+        _dir,
+        log,
+        op: _op,
+        pw: _pw,
+    } = running(
+        "operator-stall",
+        &cache_yaml("cache", "  rolloutStepTimeoutSeconds: 10\n"),
+    );
+    let sentinels = uids(&ns, "cache-sentinel-", 3);
+    let data = uids(&ns, "cache-", 3);
+    let degraded = || reason_of(&ns, "Degraded");
+    let toolbox = cluster_env("TOOLBOX_IMAGE");
+    patch_cache(&ns, &format!("{{\"spec\":{{\"image\":\"{toolbox}\"}}}}"));
+    let stalled = eventually(Duration::from_secs(120), || degraded() == "RolloutStalled");
+    assert!(stalled, "{}\n{}", ns.describe(), log_of(&log)());
+    std::thread::sleep(Duration::from_secs(5));
+    let now = uids(&ns, "cache-sentinel-", 3);
+    assert_eq!(now[..2], sentinels[..2], "another sentinel was restarted");
+    assert_ne!(now[2], sentinels[2], "the highest sentinel goes first");
+    assert_eq!(uids(&ns, "cache-", 3), data, "a data pod was restarted");
+    assert!(!event_notes(&ns, "RolloutStalled").is_empty());
+
+    // Reverted: the stuck sentinel is restarted at the old revision.
+    patch_cache(&ns, r#"{"spec":{"image":null}}"#);
+    let recovered = eventually(Duration::from_secs(120), || {
+        degraded() == "AsExpected"
+            && ns.jsonpath(
+                &["pod", "cache-sentinel-2"],
+                "{.status.conditions[?(@.type==\"Ready\")].status}",
+            ) == "True"
+            && uids(&ns, "cache-sentinel-", 3)[2] != now[2]
+    });
+    assert!(recovered, "{}\n{}", ns.describe(), log_of(&log)());
+    wait_available(&ns, "cache", &log_of(&log));
+    assert_eq!(uids(&ns, "cache-sentinel-", 3)[..2], sentinels[..2]);
+    assert_eq!(uids(&ns, "cache-", 3), data, "a data pod was restarted");
 }

@@ -576,7 +576,11 @@ fn acl_setuser_rotates_the_default_users_password_as_redis_does() {
             text(&raw.roundtrip(format!("AUTH {pw}\r\n").as_bytes()))
         };
         let mut admin = p.raw();
-        assert_eq!(text(&admin.roundtrip(b"AUTH old-pw\r\n")), "+OK\r\n", "{who}");
+        assert_eq!(
+            text(&admin.roundtrip(b"AUTH old-pw\r\n")),
+            "+OK\r\n",
+            "{who}"
+        );
         assert_eq!(
             text(&admin.roundtrip(b"ACL SETUSER default >new-pw\r\n")),
             "+OK\r\n",
@@ -609,7 +613,11 @@ fn acl_setuser_rotates_the_default_users_password_as_redis_does() {
         );
         assert_eq!(login("new-pw"), "+OK\r\n", "{who}");
         // The connection that logged in with the old one stays logged in.
-        assert_eq!(text(&admin.roundtrip(b"ACL WHOAMI\r\n")), "$7\r\ndefault\r\n", "{who}");
+        assert_eq!(
+            text(&admin.roundtrip(b"ACL WHOAMI\r\n")),
+            "$7\r\ndefault\r\n",
+            "{who}"
+        );
         assert_eq!(
             text(&admin.roundtrip(b"CONFIG SET requirepass third-pw\r\n")),
             "+OK\r\n",

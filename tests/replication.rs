@@ -574,8 +574,10 @@ fn a_replica_follows_through_a_password_rotation() {
         .query(&mut rc)
         .unwrap();
     assert_eq!(got, ("1".into(), "2".into()));
-    assert!(redis::Client::open(format!("redis://:old-pw@127.0.0.1:{}/", m.port))
-        .unwrap()
-        .get_connection()
-        .is_err());
+    assert!(
+        redis::Client::open(format!("redis://:old-pw@127.0.0.1:{}/", m.port))
+            .unwrap()
+            .get_connection()
+            .is_err()
+    );
 }

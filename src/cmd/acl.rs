@@ -6,9 +6,8 @@
 use super::{flags::*, help_reply, CmdResult, CommandSpec, Ctx, RErr};
 use crate::spec;
 
-const ONLY_DEFAULT: RErr = RErr::lit(
-    "ERR picket has only the 'default' user: users cannot be created or removed",
-);
+const ONLY_DEFAULT: RErr =
+    RErr::lit("ERR picket has only the 'default' user: users cannot be created or removed");
 
 /// The ACL container and its subcommands.
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
@@ -31,10 +30,46 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             "server",
             setuser
         ),
-        spec!("acl|getuser", 3, ADMIN | LOADING | STALE, 0, 0, 0, "server", getuser),
-        spec!("acl|deluser", -3, ADMIN | LOADING | STALE, 0, 0, 0, "server", deluser),
-        spec!("acl|users", 2, ADMIN | LOADING | STALE, 0, 0, 0, "server", users),
-        spec!("acl|list", 2, ADMIN | LOADING | STALE, 0, 0, 0, "server", list),
+        spec!(
+            "acl|getuser",
+            3,
+            ADMIN | LOADING | STALE,
+            0,
+            0,
+            0,
+            "server",
+            getuser
+        ),
+        spec!(
+            "acl|deluser",
+            -3,
+            ADMIN | LOADING | STALE,
+            0,
+            0,
+            0,
+            "server",
+            deluser
+        ),
+        spec!(
+            "acl|users",
+            2,
+            ADMIN | LOADING | STALE,
+            0,
+            0,
+            0,
+            "server",
+            users
+        ),
+        spec!(
+            "acl|list",
+            2,
+            ADMIN | LOADING | STALE,
+            0,
+            0,
+            0,
+            "server",
+            list
+        ),
         spec!("acl|whoami", 2, LOADING | STALE, 0, 0, 0, "server", whoami),
         spec!("acl|help", 2, LOADING | STALE, 0, 0, 0, "server", help),
     ],

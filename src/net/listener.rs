@@ -116,12 +116,7 @@ pub async fn serve(srv: Rc<RefCell<Server>>, listener: TcpListener) {
             .unwrap_or_default();
         let (reject, keepalive) = {
             let mut s = srv.borrow_mut();
-            let reject = admission(
-                &s.config,
-                s.default_user.nopass,
-                s.clients.len(),
-                peer.ip(),
-            );
+            let reject = admission(&s.config, s.default_user.nopass, s.clients.len(), peer.ip());
             if reject.is_some() {
                 s.stats.rejected_connections += 1;
             }

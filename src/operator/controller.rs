@@ -27,8 +27,8 @@ use super::client::{self, Reply};
 use super::crd::{Condition, ReplicatedCache, ReplicatedCacheStatus};
 use super::decide::{self, Bootstrap, DataPod, Recorded, SentinelCounts};
 use super::operations::{self, RollInput, Rolled};
-use super::rotation;
 use super::recorder::{Kind, Recorder};
+use super::rotation;
 
 /// The annotation holding the hash of what was applied.
 pub const APPLIED: &str = "picket.dev/applied";
@@ -661,6 +661,15 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     let required = rotation::required(rc, ctx, &pw).await?;
     let (password_rotation, rotating) =
         rotation::advance(rc, ctx, &data_pods, &sentinel_pods, &required, &pw).await?;
+    // Until every pod has taken the new password, the old one is the one
+    // they all take (a pod that could not be given the new one still
+    // requires the old; one started since was given the old back).
+    let pw = match &password_rotation {
+        Some(r) if r.phase == rotation::ACCEPTING_BOTH && r.both_accepted_since.is_none() => {
+            required.clone()
+        }
+        _ => pw,
+    };
     let mut data = Vec::new();
     for p in data_pods
         .iter()

@@ -513,7 +513,10 @@ mod tests {
     fn a_sentinel_change_is_refused_only_when_it_leaves_too_few_working() {
         // 5 -> 3 with sentinels 1 and 2 frozen: one working among the kept.
         let why = unsafe_sentinel_change((5, 2), (3, 2), &[0, 3, 4]).unwrap();
-        assert!(why.starts_with("spec.sentinels 5 -> 3 would leave 1 working"), "{why}");
+        assert!(
+            why.starts_with("spec.sentinels 5 -> 3 would leave 1 working"),
+            "{why}"
+        );
         assert!(why.contains("needs 2"), "{why}");
         // The same shrink with the kept ones working is fine.
         assert_eq!(unsafe_sentinel_change((5, 2), (3, 2), &[0, 1, 2]), None);

@@ -62,11 +62,39 @@ pub fn first_unhealthy(members: &[Member], want: usize, what: &str) -> Option<St
         .find_map(|m| m.unhealthy.as_ref().map(|why| format!("{}: {why}", m.name)))
 }
 
+/// The one unhealthy member, when it runs an old revision and is not
+/// `keep` while every other is healthy: it is down already, so
+/// restarting it at the current revision costs nothing, and it is how a
+/// bad change (an image that does not pull, a crash at start) is undone
+/// once the spec is reverted.
+fn stuck_outdated<'a>(members: &'a [Member], want: usize, keep: &str) -> Option<&'a Member> {
+    let mut bad = members.iter().filter(|m| m.unhealthy.is_some());
+    match (bad.next(), bad.next()) {
+        (Some(m), None) if members.len() >= want && !m.current && m.name != keep => Some(m),
+        _ => None,
+    }
+}
+
+fn restart_stuck(m: &Member) -> Step {
+    Step::Restart {
+        pod: m.name.clone(),
+        why: format!(
+            "{} runs an old revision and is not healthy ({}): restarted at the current one",
+            m.name,
+            m.unhealthy.as_deref().unwrap_or_default()
+        ),
+    }
+}
+
 /// The sentinels' next step: restart the highest outdated ordinal, and
-/// only while all `want` sentinels are healthy.
+/// only while all `want` sentinels are healthy (or the one that is not
+/// is outdated: [`stuck_outdated`]).
 pub fn sentinel_step(sentinels: &[Member], want: usize) -> Step {
     if outdated(sentinels) == 0 {
         return Step::Done;
+    }
+    if let Some(m) = stuck_outdated(sentinels, want, "") {
+        return restart_stuck(m);
     }
     if let Some(why) = first_unhealthy(sentinels, want, "sentinels") {
         return Step::Wait(why);
@@ -90,10 +118,14 @@ pub fn sentinel_step(sentinels: &[Member], want: usize) -> Step {
 /// The data pods' next step: outdated replicas from the highest ordinal,
 /// then a handover from an outdated `master` (when `handover_ready`: an
 /// up-to-date replica in sync that the sentinels know), never while a pod
-/// is unhealthy. A one-pod cache restarts its only pod.
+/// is unhealthy (except a stuck outdated replica: [`stuck_outdated`]).
+/// A one-pod cache restarts its only pod.
 pub fn data_step(pods: &[Member], want: usize, master: &str, handover_ready: bool) -> Step {
     if outdated(pods) == 0 {
         return Step::Done;
+    }
+    if let Some(m) = stuck_outdated(pods, want, master) {
+        return restart_stuck(m);
     }
     if let Some(why) = first_unhealthy(pods, want, "data pods") {
         return Step::Wait(why);
@@ -207,6 +239,40 @@ mod tests {
         assert_eq!(
             sentinel_step(&sentinels, 2),
             Step::Wait("s-1: not configured".into())
+        );
+    }
+
+    #[test]
+    fn a_stuck_outdated_pod_is_restarted_so_a_reverted_change_recovers() {
+        // s-2 was restarted with an image that does not pull; the spec is
+        // reverted, so the others are current again and s-2 is not.
+        let s = [
+            m("s-0", 0, true, None),
+            m("s-1", 1, true, None),
+            m("s-2", 2, false, Some("not ready")),
+        ];
+        assert!(matches!(sentinel_step(&s, 3), Step::Restart { pod, .. } if pod == "s-2"));
+        // Never with a second pod down, nor the master.
+        let two_down = [
+            m("c-0", 0, true, None),
+            m("c-1", 1, true, Some("link down")),
+            m("c-2", 2, false, Some("not ready")),
+        ];
+        assert!(matches!(
+            data_step(&two_down, 3, "c-0", true),
+            Step::Wait(_)
+        ));
+        let master_down = [
+            m("c-0", 0, false, Some("not ready")),
+            m("c-1", 1, true, None),
+        ];
+        assert!(matches!(
+            data_step(&master_down, 2, "c-0", true),
+            Step::Wait(_)
+        ));
+        let replica = [m("c-0", 0, true, None), m("c-1", 1, false, Some("crash"))];
+        assert!(
+            matches!(data_step(&replica, 2, "c-0", true), Step::Restart { pod, .. } if pod == "c-1")
         );
     }
 

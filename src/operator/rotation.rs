@@ -74,9 +74,7 @@ pub fn step(
         .and_then(|s| s.both_accepted_since.as_deref())
         .and_then(|t| t.parse::<Timestamp>().ok());
     match since {
-        Some(t) if now.duration_since(t).as_secs() >= grace.as_secs() as i64 => {
-            Step::StartRemoving
-        }
+        Some(t) if now.duration_since(t).as_secs() >= grace.as_secs() as i64 => Step::StartRemoving,
         _ => Step::AcceptBoth,
     }
 }
@@ -143,7 +141,12 @@ async fn run(addr: &str, passwords: &[&str], cmds: &[Vec<&str>]) -> Result<(), S
 
 /// The commands that make a data pod (`sentinel` false) or a sentinel
 /// accept `accept` and use `new` towards its peers.
-fn commands<'a>(sentinel: bool, set: &'a str, accept: &[&'a str], new: &'a str) -> Vec<Vec<&'a str>> {
+fn commands<'a>(
+    sentinel: bool,
+    set: &'a str,
+    accept: &[&'a str],
+    new: &'a str,
+) -> Vec<Vec<&'a str>> {
     let mut acl = vec!["ACL", "SETUSER", "default"];
     if accept.len() == 1 {
         acl.push("resetpass");
@@ -333,7 +336,10 @@ mod tests {
             both_accepted_since: since.map(str::to_string),
         };
         // Not every pod yet: still adding.
-        assert_eq!(step(true, Some(&started(None)), now, grace), Step::AcceptBoth);
+        assert_eq!(
+            step(true, Some(&started(None)), now, grace),
+            Step::AcceptBoth
+        );
         // Within the grace period: keep both (restarted pods get the old back).
         let s = started(Some("2026-11-26T11:59:30Z"));
         assert_eq!(step(true, Some(&s), now, grace), Step::AcceptBoth);

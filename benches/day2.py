@@ -155,7 +155,7 @@ def trial(cache, scenario, n):
         until(300, cache.healthy, "the cache healthy after the trial")
     except RuntimeError:
         return r
-    m = conn(f"{cache.slice()[0]}:6379", pw)
+    m = conn(f"{cache.slice()[0]}:6379", cache.pw)
     missing = 0
     for k in range(0, len(acked), 500):
         chunk = acked[k:k + 500]

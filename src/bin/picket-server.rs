@@ -96,7 +96,13 @@ fn handover(args: &[String]) -> i32 {
         .expect("a runtime");
     let local = format!("127.0.0.1:{port}");
     let done = rt.block_on(async {
-        let pw = picket::operator::prestop::first_accepted(&local, &candidates).await;
+        // Bounded: the whole hook must fit the pod's grace period.
+        let pw = tokio::time::timeout(
+            Duration::from_secs(3),
+            picket::operator::prestop::first_accepted(&local, &candidates),
+        )
+        .await
+        .unwrap_or_else(|_| candidates.first().cloned());
         picket::operator::prestop::hand_over(
             &local,
             &sentinel,

@@ -658,15 +658,15 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     let sentinel_pods = pods.list(&of("sentinel")).await?.items;
     // A changed password: every pod accepts both, then only the new one
     // (after this, every pod that did it takes `pw`).
-    let required = rotation::required(rc, ctx, &pw).await?;
+    let auth = rotation::state(rc, ctx, &pw).await?;
     let (password_rotation, rotating) =
-        rotation::advance(rc, ctx, &data_pods, &sentinel_pods, &required, &pw).await?;
+        rotation::advance(rc, ctx, &data_pods, &sentinel_pods, &auth, &pw).await?;
     // Until every pod has taken the new password, the old one is the one
     // they all take (a pod that could not be given the new one still
     // requires the old; one started since was given the old back).
     let pw = match &password_rotation {
         Some(r) if r.phase == rotation::ACCEPTING_BOTH && r.both_accepted_since.is_none() => {
-            required.clone()
+            auth.required.clone()
         }
         _ => pw,
     };
@@ -706,16 +706,18 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
         .filter(|s| s.configured && s.master_host.is_some())
         .map(|s| ordinal(&s.name))
         .collect();
-    if let Some(why) = decide::unsafe_sentinel_change(
+    // Refused: no object is written and no day-2 step taken (the change
+    // is held whole), but the rest goes on (sentinels recreated empty
+    // are configured, so they can count as working again).
+    let refused = decide::unsafe_sentinel_change(
         (cur_sentinels, cur_quorum),
         (rc.spec.sentinels, rc.spec.quorum()),
         &working,
-    ) {
+    );
+    if let Some(why) = &refused {
         ctx.recorder
-            .publish(rc, Kind::Warning, "UnsafeQuorum", "Refuse", &why)
+            .publish(rc, Kind::Warning, "UnsafeQuorum", "Refuse", why)
             .await;
-        set_condition(rc, ctx, "Degraded", true, "UnsafeQuorum", &why).await;
-        return Ok(Action::requeue(Duration::from_secs(5)));
     }
 
     // The objects.
@@ -735,14 +737,16 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     if let (Some(n), Some(spec)) = (scale_hold, d.data.spec.as_mut()) {
         spec.replicas = Some(n);
     }
-    apply(&Api::namespaced(c.clone(), &ns), d.config.clone(), m).await?;
-    for s in d.services.clone() {
-        apply(&Api::namespaced(c.clone(), &ns), s, m).await?;
-    }
-    apply(&Api::namespaced(c.clone(), &ns), d.data.clone(), m).await?;
-    apply(&Api::namespaced(c.clone(), &ns), d.sentinels.clone(), m).await?;
-    for p in d.pdbs.clone() {
-        apply(&Api::namespaced(c.clone(), &ns), p, m).await?;
+    if refused.is_none() {
+        apply(&Api::namespaced(c.clone(), &ns), d.config.clone(), m).await?;
+        for s in d.services.clone() {
+            apply(&Api::namespaced(c.clone(), &ns), s, m).await?;
+        }
+        apply(&Api::namespaced(c.clone(), &ns), d.data.clone(), m).await?;
+        apply(&Api::namespaced(c.clone(), &ns), d.sentinels.clone(), m).await?;
+        for p in d.pdbs.clone() {
+            apply(&Api::namespaced(c.clone(), &ns), p, m).await?;
+        }
     }
 
     let recorded = Recorded {
@@ -765,7 +769,8 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     let agreed = decide::sentinel_majority(&answers, total)
         .or_else(|| decide::sentinel_majority(&answers, configured))
         .map(|h| decide::pod_of_host(&h).to_string());
-    let mut degraded: Option<(String, String)> = None;
+    let mut degraded: Option<(String, String)> =
+        refused.clone().map(|why| ("UnsafeQuorum".into(), why));
     let mut progressing: Option<String> = rotating;
     let master = if let Some(mst) = agreed.clone() {
         // Sentinels decide. Fresh sentinels (a recreated pod) are told.
@@ -815,7 +820,10 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
         }
         fix_restarted_master(rc, ctx, &names, &data, &sentinels, &mst, &pw).await;
         let present = (data_pods.len(), sentinel_pods.len());
-        reset_stale_sentinel(rc, ctx, &names, &sentinels, &mst, present, &pw).await;
+        if refused.is_none() {
+            // (While refused, the spec's counts are not what runs.)
+            reset_stale_sentinel(rc, ctx, &names, &sentinels, &mst, present, &pw).await;
+        }
         Some(mst)
     } else if configured == 0 {
         let persistent = rc
@@ -924,7 +932,10 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     .await?;
 
     // Day-2: live settings, a scale-down's handover, the rollout.
-    if let (Some(mst), true) = (agreed.as_deref(), !master_ips.is_empty()) {
+    if let (Some(mst), true) = (
+        agreed.as_deref(),
+        !master_ips.is_empty() && refused.is_none(),
+    ) {
         operations::apply_live_settings(rc, ctx, &data, &sentinels, mst, &pw).await;
         operations::apply_sentinel_settings(rc, ctx, &names, &sentinels, &pw).await;
         let service_ok = (live.len() == 1 && live == master_ips) || switched_here;
@@ -1056,7 +1067,12 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     ));
     let master_obs = master_pod.filter(|p| p.is_master == Some(true));
     let mut status = ReplicatedCacheStatus {
-        observed_generation: gen,
+        // A refused change is not observed: it is not applied.
+        observed_generation: if refused.is_some() {
+            old.observed_generation
+        } else {
+            gen
+        },
         master: master.clone(),
         master_address: master
             .as_ref()

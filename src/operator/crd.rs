@@ -136,7 +136,9 @@ pub struct ReplicatedCacheSpec {
     pub rollout_step_timeout_seconds: i32,
     /// When the password changes (the Secret's value, or `auth`), how
     /// long every pod accepts both the old and the new password before
-    /// the old one is removed: the time clients have to move over.
+    /// the old one is removed: the time clients have to move over (and
+    /// the kubelet to refresh the Secret mounted in the pods, about a
+    /// minute, which their preStop handover reads).
     #[serde(default = "default_rotation_grace")]
     #[schemars(range(min = 0, max = 86400))]
     pub password_rotation_grace_seconds: i32,
@@ -147,7 +149,7 @@ fn default_step_timeout() -> i32 {
 }
 
 fn default_rotation_grace() -> i32 {
-    60
+    120
 }
 
 /// The annotation that pauses the operator for one cache (`"true"`): no

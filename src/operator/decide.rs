@@ -305,10 +305,12 @@ pub fn sentinel_to_reset(
 /// removes sentinels or raises the quorum must leave, among the sentinels
 /// it keeps (ordinals below `new_sentinels`), enough working ones for a
 /// failover to still happen: the quorum to agree the master is down and a
-/// majority to elect a leader. `working` lists the ordinals of the
-/// sentinels that answer and monitor the cache. A change that makes
-/// nothing less safe (any other field, or more sentinels) is never
-/// refused here, whatever the sentinels' state.
+/// majority to elect a leader. The majority is counted over the larger of
+/// the two counts, since the kept sentinels count the removed ones in
+/// every vote until they are reset. `working` lists the ordinals of the
+/// sentinels that answer and monitor the cache. Adding sentinels is never
+/// refused (whatever quorum comes with it), nor is a change that makes
+/// nothing less safe (any other field).
 pub fn unsafe_sentinel_change(
     (cur_sentinels, cur_quorum): (i32, i32),
     (new_sentinels, new_quorum): (i32, i32),
@@ -316,12 +318,12 @@ pub fn unsafe_sentinel_change(
 ) -> Option<String> {
     let fewer = new_sentinels < cur_sentinels;
     let stricter = new_quorum > cur_quorum;
-    if !fewer && !stricter {
+    if new_sentinels > cur_sentinels || (!fewer && !stricter) {
         return None;
     }
     let kept = working.iter().filter(|o| **o < new_sentinels).count() as i32;
-    let majority = new_sentinels / 2 + 1;
-    let need = new_quorum.max(majority);
+    let voters = cur_sentinels.max(new_sentinels);
+    let need = new_quorum.max(voters / 2 + 1);
     if kept >= need {
         return None;
     }
@@ -333,7 +335,7 @@ pub fn unsafe_sentinel_change(
         _ => format!("spec.quorum {cur_quorum} -> {new_quorum}"),
     };
     Some(format!(
-        "{change} would leave {kept} working sentinel(s) of the {new_sentinels} kept, and a failover needs {need} (quorum {new_quorum}, a majority of {new_sentinels}); nothing of this change is applied until the kept sentinels work again or the change is undone"
+        "{change} would leave {kept} working sentinel(s) of the {new_sentinels} kept, and a failover needs {need} (quorum {new_quorum}, a majority of the {voters} the sentinels count until they are reset); nothing of this change is applied until the kept sentinels work again or the change is undone"
     ))
 }
 
@@ -517,15 +519,16 @@ mod tests {
             why.starts_with("spec.sentinels 5 -> 3 would leave 1 working"),
             "{why}"
         );
-        assert!(why.contains("needs 2"), "{why}");
+        // The kept ones still count 5 voters until they are reset.
+        assert!(why.contains("needs 3"), "{why}");
         // The same shrink with the kept ones working is fine.
         assert_eq!(unsafe_sentinel_change((5, 2), (3, 2), &[0, 1, 2]), None);
         // A quorum raised past the working sentinels.
         let why = unsafe_sentinel_change((3, 2), (3, 3), &[0, 1]).unwrap();
         assert!(why.starts_with("spec.quorum 2 -> 3"), "{why}");
-        // Growing, or keeping the same numbers, is never refused, even
-        // with sentinels down (the change can't make things worse).
-        assert_eq!(unsafe_sentinel_change((3, 2), (5, 2), &[]), None);
+        // Growing (its default quorum grows too), or keeping the same
+        // numbers, is never refused, even with sentinels down.
+        assert_eq!(unsafe_sentinel_change((3, 2), (5, 3), &[0]), None);
         assert_eq!(unsafe_sentinel_change((3, 2), (3, 2), &[]), None);
         assert_eq!(unsafe_sentinel_change((3, 3), (3, 2), &[0]), None);
     }

@@ -237,6 +237,7 @@ pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
             ordinal: super::controller::ordinal(&s.name),
             current: i.sentinel_revision.is_none() || s.revision == i.sentinel_revision,
             unhealthy: sentinel_health(s, i.master, i.rc.spec.sentinels, with_replicas),
+            down: !s.ready,
         })
         .collect();
     let mut step = rollout::sentinel_step(&sentinel_members, i.rc.spec.sentinels as usize);
@@ -253,6 +254,7 @@ pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
                 ordinal: p.ordinal,
                 current: i.data_revision.is_none() || p.revision == i.data_revision,
                 unhealthy: data_health(p, master, &host),
+                down: !p.ready,
             })
             .collect();
         if rollout::outdated(&data_members) > 0 {

@@ -22,6 +22,9 @@ pub struct Member {
     pub current: bool,
     /// Why it is not healthy yet, if it is not.
     pub unhealthy: Option<String>,
+    /// It is not even ready (crash-looping, an image that does not pull,
+    /// not started).
+    pub down: bool,
 }
 
 /// The next rollout step.
@@ -62,15 +65,18 @@ pub fn first_unhealthy(members: &[Member], want: usize, what: &str) -> Option<St
         .find_map(|m| m.unhealthy.as_ref().map(|why| format!("{}: {why}", m.name)))
 }
 
-/// The one unhealthy member, when it runs an old revision and is not
-/// `keep` while every other is healthy: it is down already, so
+/// The one unhealthy member, when it is down (not ready), runs an old
+/// revision and is not `keep` while every other is healthy: it serves
+/// nothing already, so
 /// restarting it at the current revision costs nothing, and it is how a
 /// bad change (an image that does not pull, a crash at start) is undone
 /// once the spec is reverted.
 fn stuck_outdated<'a>(members: &'a [Member], want: usize, keep: &str) -> Option<&'a Member> {
     let mut bad = members.iter().filter(|m| m.unhealthy.is_some());
     match (bad.next(), bad.next()) {
-        (Some(m), None) if members.len() >= want && !m.current && m.name != keep => Some(m),
+        (Some(m), None) if members.len() >= want && m.down && !m.current && m.name != keep => {
+            Some(m)
+        }
         _ => None,
     }
 }
@@ -172,6 +178,7 @@ mod tests {
             ordinal,
             current,
             unhealthy: unhealthy.map(String::from),
+            down: unhealthy == Some("not ready"),
         }
     }
 
@@ -270,10 +277,19 @@ mod tests {
             data_step(&master_down, 2, "c-0", true),
             Step::Wait(_)
         ));
-        let replica = [m("c-0", 0, true, None), m("c-1", 1, false, Some("crash"))];
+        let replica = [
+            m("c-0", 0, true, None),
+            m("c-1", 1, false, Some("not ready")),
+        ];
         assert!(
             matches!(data_step(&replica, 2, "c-0", true), Step::Restart { pod, .. } if pod == "c-1")
         );
+        // A replica that is up but behind is waited for, not restarted.
+        let lagging = [
+            m("c-0", 0, true, None),
+            m("c-1", 1, false, Some("9 bytes behind")),
+        ];
+        assert!(matches!(data_step(&lagging, 2, "c-0", true), Step::Wait(_)));
     }
 
     #[test]

@@ -5,25 +5,29 @@
 //! idempotent and retried every reconcile until every pod has done it:
 //!
 //! 1. `AcceptingBoth`: every data pod and sentinel accepts both passwords
-//!    (`ACL SETUSER default >old >new`); replication (`masterauth`) and
-//!    the sentinels (`auth-pass`, `sentinel-pass`) switch to the new one.
-//!    Clients with the old password keep working. Once every pod has
-//!    done it, the grace period (`passwordRotationGraceSeconds`) starts;
-//!    a pod restarted meanwhile (it starts with the new password only) is
-//!    given the old one back.
+//!    (`ACL SETUSER default >old >new`), and only once all do,
+//!    replication (`masterauth`) and the sentinels (`auth-pass`,
+//!    `sentinel-pass`) switch to the new one. Clients with the old
+//!    password keep working. Once every pod has done it, the grace period
+//!    (`passwordRotationGraceSeconds`) starts; a pod restarted meanwhile
+//!    (it starts with the new password only) is given the old one back.
 //! 2. `RemovingOld`: recorded in status first, then every pod requires
 //!    the new password only (`CONFIG SET requirepass`, `ACL SETUSER
 //!    default resetpass >new` on sentinels); the state Secret then
 //!    records the new password and the rotation is over.
 //!
-//! A Secret changed back to the old value mid-rotation takes the second
-//! step at once: every pod ends with exactly the Secret's password.
+//! The state Secret also keeps the rotation's target and every password
+//! given to the pods during it, so the operator can still log in to every
+//! pod when the Secret changes again mid-rotation (a new target starts
+//! phase 1 over, with its own grace period) or back to the old value
+//! (straight to one password: every pod ends with exactly the Secret's).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::ByteString;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
 
@@ -50,9 +54,12 @@ pub enum Step {
 }
 
 /// The step for this reconcile (pure): `rotating` is whether the Secret's
-/// password differs from the one the pods require.
+/// password differs from the one the pods require, `retargeted` whether
+/// it also differs from the one the rotation under way is moving to (the
+/// Secret changed again: phase 1 starts over for the newest).
 pub fn step(
     rotating: bool,
+    retargeted: bool,
     status: Option<&PasswordRotation>,
     now: Timestamp,
     grace: Duration,
@@ -67,6 +74,9 @@ pub fn step(
             Step::Nothing
         };
     }
+    if retargeted {
+        return Step::AcceptBoth;
+    }
     if phase == Some(REMOVING_OLD) {
         return Step::OnlyNew;
     }
@@ -79,14 +89,56 @@ pub fn step(
     }
 }
 
-/// The password every pod is known to require, from the state Secret
-/// (created with `current` the first time: the pods were started with it).
-pub async fn required(rc: &ReplicatedCache, ctx: &Ctx, current: &str) -> Result<String, Error> {
+/// What the state Secret holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthState {
+    /// The password every pod requires (all of them take it, except a pod
+    /// given only a newer one).
+    pub required: String,
+    /// The password a rotation under way moves to.
+    pub target: Option<String>,
+    /// Every password given to the pods during the rotation.
+    pub given: Vec<String>,
+}
+
+impl AuthState {
+    /// Every password a pod may take, `first` first.
+    pub fn candidates<'a>(&'a self, first: &'a str) -> Vec<&'a str> {
+        let mut out = vec![first];
+        for p in std::iter::once(&self.required)
+            .chain(self.target.iter())
+            .chain(self.given.iter())
+        {
+            if !out.contains(&p.as_str()) {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
+
+fn text(s: &Secret, key: &str) -> Option<String> {
+    s.data
+        .as_ref()?
+        .get(key)
+        .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The state Secret (created with `current` as the required password the
+/// first time: the pods were started with it).
+pub async fn state(rc: &ReplicatedCache, ctx: &Ctx, current: &str) -> Result<AuthState, Error> {
     let names = Names::of(rc);
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &names.namespace);
     if let Some(s) = api.get_opt(&names.auth_state()).await? {
-        if let Some(p) = s.data.as_ref().and_then(|d| d.get("password")) {
-            return Ok(String::from_utf8_lossy(&p.0).into_owned());
+        if let Some(required) = text(&s, "password") {
+            return Ok(AuthState {
+                required,
+                target: text(&s, "target"),
+                given: text(&s, "given")
+                    .map(|g| g.lines().map(str::to_string).collect())
+                    .unwrap_or_default(),
+            });
         }
     }
     let s = builder::auth_state_secret(rc, current);
@@ -98,14 +150,23 @@ pub async fn required(rc: &ReplicatedCache, ctx: &Ctx, current: &str) -> Result<
         Err(kube::Error::Api(e)) if e.code == 409 => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(current.to_string())
+    Ok(AuthState {
+        required: current.to_string(),
+        ..Default::default()
+    })
 }
 
-/// Records that the pods require `password` now.
-async fn record(rc: &ReplicatedCache, ctx: &Ctx, password: &str) -> Result<(), Error> {
+/// Writes the state Secret (a key with nothing to hold is removed).
+async fn record(rc: &ReplicatedCache, ctx: &Ctx, st: &AuthState) -> Result<(), Error> {
     let names = Names::of(rc);
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &names.namespace);
-    let patch = serde_json::json!({"stringData": {"password": password}});
+    let b64 = |v: &str| serde_json::to_value(ByteString(v.as_bytes().to_vec())).ok();
+    let given = st.given.join("\n");
+    let patch = serde_json::json!({"data": {
+        "password": b64(&st.required),
+        "target": st.target.as_deref().and_then(b64),
+        "given": (!given.is_empty()).then(|| b64(&given)).flatten(),
+    }});
     api.patch(
         &names.auth_state(),
         &PatchParams::default(),
@@ -128,56 +189,80 @@ async fn open_any(addr: &str, passwords: &[&str]) -> Result<client::Conn, String
     Err(last)
 }
 
-/// Runs `cmds` on one server, stopping at the first error reply.
-async fn run(addr: &str, passwords: &[&str], cmds: &[Vec<&str>]) -> Result<(), String> {
+/// Runs `cmds` on one server, stopping at the first error reply; an
+/// error containing `tolerated` (when given) is not one.
+async fn run(
+    addr: &str,
+    passwords: &[&str],
+    cmds: &[Vec<&str>],
+    tolerated: Option<&str>,
+) -> Result<(), String> {
     let mut c = open_any(addr, passwords).await?;
     for cmd in cmds {
         if let Reply::Error(e) = c.call(cmd).await? {
+            if tolerated.is_some_and(|t| e.contains(t)) {
+                continue;
+            }
             return Err(format!("{addr}: {}: {e}", cmd[..2].join(" ")));
         }
     }
     Ok(())
 }
 
-/// The commands that make a data pod (`sentinel` false) or a sentinel
-/// accept `accept` and use `new` towards its peers.
-fn commands<'a>(
-    sentinel: bool,
-    set: &'a str,
-    accept: &[&'a str],
-    new: &'a str,
-) -> Vec<Vec<&'a str>> {
-    let mut acl = vec!["ACL", "SETUSER", "default"];
-    if accept.len() == 1 {
-        acl.push("resetpass");
-    }
-    let mut out = Vec::new();
-    if sentinel {
-        out.push(acl);
-        out.push(vec!["SENTINEL", "SET", set, "auth-pass", new]);
-        out.push(vec!["SENTINEL", "CONFIG", "SET", "sentinel-pass", new]);
-    } else {
-        out.push(acl);
-        out.push(vec!["CONFIG", "SET", "masterauth", new]);
-        if accept.len() == 1 {
-            // CONFIG GET requirepass (and a restart's config) agree.
-            out.push(vec!["CONFIG", "SET", "requirepass", new]);
-        }
-    }
-    out
+/// The three passes of a step, each run on every pod before the next:
+/// which commands a data pod (`sentinel` false) or a sentinel gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// The passwords to accept are added.
+    Add,
+    /// Replication and the sentinels use `new` towards their peers.
+    Switch,
+    /// `new` is the only password (phase 2).
+    Only,
 }
 
-/// Applies one step's pod changes to every present pod. Ok only when
-/// every pod the spec wants is there and did it.
+fn commands<'a>(
+    pass: Pass,
+    sentinel: bool,
+    set: &'a str,
+    rules: &'a [String],
+    new: &'a str,
+    only_rule: &'a str,
+) -> Vec<Vec<&'a str>> {
+    match (pass, sentinel) {
+        (Pass::Add, _) => {
+            let mut acl = vec!["ACL", "SETUSER", "default"];
+            acl.extend(rules.iter().map(String::as_str));
+            vec![acl]
+        }
+        (Pass::Switch, false) => vec![vec!["CONFIG", "SET", "masterauth", new]],
+        (Pass::Switch, true) => vec![
+            vec!["SENTINEL", "CONFIG", "SET", "sentinel-pass", new],
+            // A sentinel not yet told to monitor the cache has no
+            // auth-pass (it will be configured with the new one).
+            vec!["SENTINEL", "SET", set, "auth-pass", new],
+        ],
+        // CONFIG GET requirepass (and a restart's config) agree.
+        (Pass::Only, false) => vec![vec!["CONFIG", "SET", "requirepass", new]],
+        (Pass::Only, true) => vec![vec!["ACL", "SETUSER", "default", "resetpass", only_rule]],
+    }
+}
+
+/// Runs the passes on every present pod, each pass on all of them before
+/// the next (nobody uses the new password towards a peer that may not
+/// take it yet). Ok only when every pod the spec wants is there and did
+/// every pass.
 async fn apply_to_pods(
     rc: &ReplicatedCache,
     data: &[Pod],
     sentinels: &[Pod],
+    tries: &[&str],
     accept: &[&str],
-    new: &str,
+    passes: &[Pass],
 ) -> Result<(), String> {
     let names = Names::of(rc);
     let set = names.master_set();
+    let new = tries[0];
     let live = |ps: &[Pod]| -> Vec<Pod> {
         ps.iter()
             .filter(|p| p.metadata.deletion_timestamp.is_none())
@@ -185,44 +270,9 @@ async fn apply_to_pods(
             .collect()
     };
     let (data, sentinels) = (live(data), live(sentinels));
-    let old_and_new = [accept[0], new];
-    let rules: Vec<String> = accept.iter().map(|p| format!(">{p}")).collect();
-    // Connect with the new password first: most pods take it after the
-    // first pass, and a restarted pod knows no other.
-    let mut tries: Vec<&str> = vec![new];
-    tries.extend(accept.iter().filter(|p| **p != new));
-    let mut failed = Vec::new();
-    for (pods, sentinel, port) in [(&data, false, DATA_PORT), (&sentinels, true, SENTINEL_PORT)] {
-        for p in pods.iter() {
-            let Some(ip) = pod_ip(p) else {
-                failed.push(format!("{} has no IP", p.name_any()));
-                continue;
-            };
-            let mut cmds = commands(sentinel, &set, accept, new);
-            cmds[0].extend(rules.iter().map(String::as_str));
-            let addr = format!("{ip}:{port}");
-            let mut r = run(&addr, &tries, &cmds).await;
-            if sentinel {
-                // A sentinel not yet told to monitor the cache has no
-                // auth-pass to switch (it is configured with the new one).
-                if let Err(e) = &r {
-                    if e.contains("No such master") {
-                        r = run(&addr, &tries, &[cmds[0].clone(), cmds[2].clone()]).await;
-                    }
-                }
-            }
-            if let Err(e) = r {
-                // A server's error may quote the command: no password in logs.
-                let e = [old_and_new[0], old_and_new[1]]
-                    .iter()
-                    .fold(e, |e, pw| e.replace(pw, "(redacted)"));
-                failed.push(format!("{}: {e}", p.name_any()));
-            }
-        }
-    }
     let want = (rc.spec.replicas as usize, rc.spec.sentinels as usize);
     if (data.len(), sentinels.len()) != want {
-        failed.push(format!(
+        return Err(format!(
             "{} data pods and {} sentinels present, the spec has {} and {}",
             data.len(),
             sentinels.len(),
@@ -230,91 +280,147 @@ async fn apply_to_pods(
             want.1
         ));
     }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(failed.join("; "))
+    let rules: Vec<String> = accept.iter().map(|p| format!(">{p}")).collect();
+    let only_new = format!(">{new}");
+    for pass in passes {
+        let mut failed = Vec::new();
+        for (pods, sentinel, port) in [(&data, false, DATA_PORT), (&sentinels, true, SENTINEL_PORT)]
+        {
+            for p in pods.iter() {
+                let Some(ip) = pod_ip(p) else {
+                    failed.push(format!("{} has no IP", p.name_any()));
+                    continue;
+                };
+                let cmds = commands(*pass, sentinel, &set, &rules, new, &only_new);
+                let tolerated = sentinel.then_some("No such master");
+                if let Err(e) = run(&format!("{ip}:{port}"), tries, &cmds, tolerated).await {
+                    // A server's error may quote the command: no password in logs.
+                    let e = tries.iter().fold(e, |e, pw| e.replace(pw, "(redacted)"));
+                    failed.push(format!("{}: {e}", p.name_any()));
+                }
+            }
+        }
+        if !failed.is_empty() {
+            return Err(failed.join("; "));
+        }
     }
+    Ok(())
 }
 
-/// One reconcile's rotation work: returns the status to record (None when
-/// no rotation is under way) and, while one is, what it is doing.
+/// One reconcile's rotation work, with `new` the Secret's password:
+/// returns the status to record (None when no rotation is under way)
+/// and, while one is, what it is doing.
 pub async fn advance(
     rc: &ReplicatedCache,
     ctx: &Ctx,
     data: &[Pod],
     sentinels: &[Pod],
-    old: &str,
+    st: &AuthState,
     new: &str,
 ) -> Result<(Option<PasswordRotation>, Option<String>), Error> {
     let status = rc.status.as_ref().and_then(|s| s.password_rotation.clone());
     let grace = Duration::from_secs(rc.spec.password_rotation_grace_seconds.max(0) as u64);
     let now = Timestamp::now();
+    let rotating = st.required != new;
+    let retargeted = rotating && st.target.as_deref().is_some_and(|t| t != new);
+    let tries = st.candidates(new);
     let recorder = &ctx.recorder;
     use super::recorder::Kind;
-    Ok(match step(old != new, status.as_ref(), now, grace) {
-        Step::Nothing => (None, None),
-        Step::AcceptBoth => {
-            let since = status.as_ref().and_then(|s| s.both_accepted_since.clone());
-            match apply_to_pods(rc, data, sentinels, &[old, new], new).await {
-                Ok(()) => {
-                    if since.is_none() {
+    Ok(
+        match step(rotating, retargeted, status.as_ref(), now, grace) {
+            Step::Nothing => (None, None),
+            Step::AcceptBoth => {
+                // The target and what the pods are given are on record before
+                // any pod is: an operator restarted meanwhile can log in.
+                let mut next = st.clone();
+                next.target = Some(new.to_string());
+                for p in [&st.required, &new.to_string()] {
+                    if !next.given.contains(p) {
+                        next.given.push(p.clone());
+                    }
+                }
+                if next != *st {
+                    record(rc, ctx, &next).await?;
+                }
+                // A new target starts its own grace period; otherwise one
+                // started is kept through a pod's failure.
+                let since = status
+                    .as_ref()
+                    .filter(|_| !retargeted)
+                    .and_then(|s| s.both_accepted_since.clone());
+                let passes = [Pass::Add, Pass::Switch];
+                let done =
+                    apply_to_pods(rc, data, sentinels, &tries, &[&st.required, new], &passes).await;
+                if let Err(e) = &done {
+                    tracing::info!(cache = %rc.name_any(), "password rotation, accepting both: {e}");
+                }
+                let since = match (since, &done) {
+                    (Some(t), _) => Some(t),
+                    (None, Ok(())) => {
                         let note = format!(
-                            "every pod accepts the old and the new password; replication and the sentinels use the new one; the old one is removed in {} s",
-                            grace.as_secs()
-                        );
+                        "every pod accepts the old and the new password; replication and the sentinels use the new one; the old one is removed in {} s",
+                        grace.as_secs()
+                    );
                         recorder
                             .publish(rc, Kind::Normal, "PasswordRotation", "AcceptBoth", &note)
                             .await;
+                        Some(now.to_string())
                     }
-                    (
-                        Some(PasswordRotation {
-                            phase: ACCEPTING_BOTH.into(),
-                            both_accepted_since: Some(since.unwrap_or_else(|| now.to_string())),
-                        }),
-                        Some(format!(
-                            "password rotation: both passwords accepted; the old one goes after {} s",
-                            grace.as_secs()
-                        )),
-                    )
-                }
-                Err(e) => {
-                    tracing::info!(cache = %rc.name_any(), "password rotation, accepting both: {e}");
-                    (
-                        Some(PasswordRotation {
-                            phase: ACCEPTING_BOTH.into(),
-                            both_accepted_since: None,
-                        }),
-                        Some(format!("password rotation: adding the new password: {e}")),
-                    )
-                }
-            }
-        }
-        Step::StartRemoving => (
-            Some(PasswordRotation {
-                phase: REMOVING_OLD.into(),
-                both_accepted_since: status.and_then(|s| s.both_accepted_since),
-            }),
-            Some("password rotation: removing the old password".into()),
-        ),
-        Step::OnlyNew => match apply_to_pods(rc, data, sentinels, &[new], new).await {
-            Ok(()) => {
-                record(rc, ctx, new).await?;
-                let note = "every pod requires the new password only; the rotation is over";
-                recorder
-                    .publish(rc, Kind::Normal, "PasswordRotated", "RemoveOld", note)
-                    .await;
-                (None, None)
-            }
-            Err(e) => {
-                tracing::info!(cache = %rc.name_any(), "password rotation, removing the old: {e}");
+                    (None, Err(_)) => None,
+                };
+                let msg = match &done {
+                    Ok(()) => format!(
+                    "password rotation: both passwords accepted; the old one goes {} s after {}",
+                    grace.as_secs(),
+                    since.as_deref().unwrap_or_default()
+                ),
+                    Err(e) => format!("password rotation: adding the new password: {e}"),
+                };
                 (
-                    status,
-                    Some(format!("password rotation: removing the old password: {e}")),
+                    Some(PasswordRotation {
+                        phase: ACCEPTING_BOTH.into(),
+                        both_accepted_since: since,
+                    }),
+                    Some(msg),
                 )
             }
+            Step::StartRemoving => (
+                Some(PasswordRotation {
+                    phase: REMOVING_OLD.into(),
+                    both_accepted_since: status.and_then(|s| s.both_accepted_since),
+                }),
+                Some("password rotation: removing the old password".into()),
+            ),
+            Step::OnlyNew => {
+                let passes = [Pass::Add, Pass::Switch, Pass::Only];
+                match apply_to_pods(rc, data, sentinels, &tries, &[new], &passes).await {
+                    Ok(()) => {
+                        record(
+                            rc,
+                            ctx,
+                            &AuthState {
+                                required: new.to_string(),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                        let note = "every pod requires the new password only; the rotation is over";
+                        recorder
+                            .publish(rc, Kind::Normal, "PasswordRotated", "RemoveOld", note)
+                            .await;
+                        (None, None)
+                    }
+                    Err(e) => {
+                        tracing::info!(cache = %rc.name_any(), "password rotation, removing the old: {e}");
+                        (
+                            status,
+                            Some(format!("password rotation: removing the old password: {e}")),
+                        )
+                    }
+                }
+            }
         },
-    })
+    )
 }
 
 #[cfg(test)]
@@ -329,42 +435,87 @@ mod tests {
     fn a_rotation_accepts_both_for_the_grace_period_then_removes_the_old() {
         let grace = Duration::from_secs(60);
         let now = at("2026-11-26T12:00:00Z");
-        assert_eq!(step(false, None, now, grace), Step::Nothing);
-        assert_eq!(step(true, None, now, grace), Step::AcceptBoth);
+        assert_eq!(step(false, false, None, now, grace), Step::Nothing);
+        assert_eq!(step(true, false, None, now, grace), Step::AcceptBoth);
         let started = |since: Option<&str>| PasswordRotation {
             phase: ACCEPTING_BOTH.into(),
             both_accepted_since: since.map(str::to_string),
         };
         // Not every pod yet: still adding.
         assert_eq!(
-            step(true, Some(&started(None)), now, grace),
+            step(true, false, Some(&started(None)), now, grace),
             Step::AcceptBoth
         );
         // Within the grace period: keep both (restarted pods get the old back).
         let s = started(Some("2026-11-26T11:59:30Z"));
-        assert_eq!(step(true, Some(&s), now, grace), Step::AcceptBoth);
+        assert_eq!(step(true, false, Some(&s), now, grace), Step::AcceptBoth);
         let s = started(Some("2026-11-26T11:59:00Z"));
-        assert_eq!(step(true, Some(&s), now, grace), Step::StartRemoving);
+        assert_eq!(step(true, false, Some(&s), now, grace), Step::StartRemoving);
         let removing = PasswordRotation {
             phase: REMOVING_OLD.into(),
             both_accepted_since: None,
         };
-        assert_eq!(step(true, Some(&removing), now, grace), Step::OnlyNew);
+        assert_eq!(
+            step(true, false, Some(&removing), now, grace),
+            Step::OnlyNew
+        );
         // The Secret changed back mid-rotation: straight to one password.
-        assert_eq!(step(false, Some(&s), now, grace), Step::OnlyNew);
+        assert_eq!(step(false, false, Some(&s), now, grace), Step::OnlyNew);
     }
 
     #[test]
-    fn the_commands_switch_peers_first_and_drop_the_old_last() {
-        let both = commands(false, "c", &["o", "n"], "n");
-        assert_eq!(both[0], ["ACL", "SETUSER", "default"]);
-        assert_eq!(both[1], ["CONFIG", "SET", "masterauth", "n"]);
-        assert_eq!(both.len(), 2);
-        let only = commands(false, "c", &["n"], "n");
-        assert_eq!(only[0], ["ACL", "SETUSER", "default", "resetpass"]);
-        assert_eq!(only[2], ["CONFIG", "SET", "requirepass", "n"]);
-        let s = commands(true, "c", &["o", "n"], "n");
+    fn a_secret_changed_again_starts_phase_one_over() {
+        let grace = Duration::from_secs(60);
+        let now = at("2026-11-26T12:00:00Z");
+        let removing = PasswordRotation {
+            phase: REMOVING_OLD.into(),
+            both_accepted_since: Some("2026-11-26T11:00:00Z".into()),
+        };
+        assert_eq!(
+            step(true, true, Some(&removing), now, grace),
+            Step::AcceptBoth
+        );
+    }
+
+    #[test]
+    fn every_password_a_pod_may_take_is_tried() {
+        let st = AuthState {
+            required: "a".into(),
+            target: Some("b".into()),
+            given: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(st.candidates("c"), ["c", "a", "b"]);
+        assert_eq!(
+            AuthState {
+                required: "a".into(),
+                ..Default::default()
+            }
+            .candidates("a"),
+            ["a"]
+        );
+    }
+
+    #[test]
+    fn the_passes_add_then_switch_then_remove() {
+        let rules = vec![">o".to_string(), ">n".to_string()];
+        assert_eq!(
+            commands(Pass::Add, false, "c", &rules, "n", ">n"),
+            [["ACL", "SETUSER", "default", ">o", ">n"]]
+        );
+        assert_eq!(
+            commands(Pass::Switch, false, "c", &rules, "n", ">n"),
+            [["CONFIG", "SET", "masterauth", "n"]]
+        );
+        let s = commands(Pass::Switch, true, "c", &rules, "n", ">n");
+        assert_eq!(s[0], ["SENTINEL", "CONFIG", "SET", "sentinel-pass", "n"]);
         assert_eq!(s[1], ["SENTINEL", "SET", "c", "auth-pass", "n"]);
-        assert_eq!(s[2], ["SENTINEL", "CONFIG", "SET", "sentinel-pass", "n"]);
+        assert_eq!(
+            commands(Pass::Only, false, "c", &rules, "n", ">n"),
+            [["CONFIG", "SET", "requirepass", "n"]]
+        );
+        assert_eq!(
+            commands(Pass::Only, true, "c", &rules, "n", ">n"),
+            [["ACL", "SETUSER", "default", "resetpass", ">n"]]
+        );
     }
 }

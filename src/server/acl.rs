@@ -83,6 +83,14 @@ impl DefaultUser {
         }
     }
 
+    /// What setting `requirepass` does (Redis: `resetpass` then `>pass`,
+    /// or `nopass` when empty); `on`/`off` stays as it was.
+    pub fn set_requirepass(&mut self, pass: Option<&str>) {
+        let on = self.on;
+        *self = DefaultUser::from_requirepass(pass);
+        self.on = on;
+    }
+
     /// Whether `pass` logs in as this user.
     pub fn accepts(&self, pass: &[u8]) -> bool {
         if !self.on {
@@ -261,5 +269,9 @@ mod tests {
         assert!(u.logged_in_by_default());
         u.apply(&[b"resetpass"]).unwrap();
         assert!(!u.accepts(b"p") && !u.accepts(b""));
+        // requirepass leaves on/off alone.
+        u.apply(&[b"off"]).unwrap();
+        u.set_requirepass(Some("q"));
+        assert!(!u.on && !u.accepts(b"q"));
     }
 }

@@ -232,9 +232,8 @@ impl Server {
         self.keyspace.lfu = lfu_settings(&self.config);
         if old.requirepass != self.config.requirepass {
             // As in Redis: the default user's passwords become exactly it.
-            self.default_user = acl::DefaultUser::from_requirepass(
-                self.config.requirepass.as_ref().map(|p| p.expose()),
-            );
+            self.default_user
+                .set_requirepass(self.config.requirepass.as_ref().map(|p| p.expose()));
             tracing::info!("requirepass changed");
         }
         Ok(())

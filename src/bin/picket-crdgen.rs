@@ -2,15 +2,17 @@
 //!
 //!   picket-crdgen            print it
 //!   picket-crdgen --write    write crds/replicatedcaches.picket.dev.yaml
-//!                            and its copy deploy/01-crd.yaml
-//!   picket-crdgen --check    exit 1 if either differs from the code
+//!                            and its copies deploy/01-crd.yaml and
+//!                            charts/picket/crds/
+//!   picket-crdgen --check    exit 1 if any differs from the code
 
 use kube::CustomResourceExt;
 use picket::operator::crd::ReplicatedCache;
 
-const PATHS: [&str; 2] = [
+const PATHS: [&str; 3] = [
     "crds/replicatedcaches.picket.dev.yaml",
     "deploy/01-crd.yaml",
+    "charts/picket/crds/replicatedcaches.picket.dev.yaml",
 ];
 
 fn main() -> anyhow::Result<()> {

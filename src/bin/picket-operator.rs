@@ -3,6 +3,7 @@
 //!   picket-operator [--server-image IMAGE] [--http-addr HOST:PORT]
 //!                   [--no-leader-elect] [--lease-namespace NS]
 //!                   [--no-sentinel-events] [--plain-rollouts]
+//!                   [--namespace NS[,NS...]]...
 //!
 //! `--http-addr` (default 127.0.0.1:8080) serves /metrics, /healthz and
 //! /readyz; in a cluster the Deployment sets 0.0.0.0:8080.
@@ -23,6 +24,11 @@
 //! `RollingUpdate`, no orchestrated steps, no preStop handover (what the
 //! same pods give without picket's day-2 orchestration;
 //! benches/day2.sh compares both).
+//!
+//! `--namespace` (repeatable, or a comma-separated list; also
+//! $WATCH_NAMESPACES) limits the operator to those namespaces, so it
+//! needs a Role in each instead of a ClusterRole (the Helm chart's
+//! `watchNamespaces`); without it every namespace is watched.
 //!
 //! The cluster comes from KUBECONFIG / ~/.kube/config for local runs, or
 //! the in-cluster ServiceAccount. Logs with tracing (RUST_LOG).
@@ -58,6 +64,12 @@ fn main() -> anyhow::Result<()> {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "default".into());
+    let mut namespaces: Vec<String> = std::env::var("WATCH_NAMESPACES")
+        .unwrap_or_default()
+        .split(',')
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -82,6 +94,16 @@ fn main() -> anyhow::Result<()> {
                     .next()
                     .ok_or_else(|| anyhow::anyhow!("--lease-namespace needs a value"))?
             }
+            "--namespace" => {
+                let v = args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--namespace needs a value"))?;
+                namespaces.extend(
+                    v.split(',')
+                        .map(|n| n.trim().to_string())
+                        .filter(|n| !n.is_empty()),
+                );
+            }
             "--version" => {
                 println!("picket-operator {}", env!("CARGO_PKG_VERSION"));
                 return Ok(());
@@ -94,12 +116,15 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let lease = leader_elect.then_some(lease_ns);
+    namespaces.sort();
+    namespaces.dedup();
     rt.block_on(run(
         image,
         http_addr,
         lease,
         sentinel_events,
         plain_rollouts,
+        namespaces,
     ))
 }
 
@@ -135,12 +160,19 @@ async fn run(
     lease_ns: Option<String>,
     sentinel_events: bool,
     plain_rollouts: bool,
+    namespaces: Vec<String>,
 ) -> anyhow::Result<()> {
     let client = Client::try_default().await?;
     let me = identity();
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), server_image = %image, identity = %me, "picket-operator starting");
+    let watching = if namespaces.is_empty() {
+        "all".to_string()
+    } else {
+        namespaces.join(",")
+    };
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), server_image = %image, identity = %me, namespaces = %watching, "picket-operator starting");
     let mut ctx = Ctx::new(client.clone(), image, me.clone());
     ctx.plain_rollouts = plain_rollouts;
+    ctx.namespaces = namespaces;
     let ctx = Arc::new(ctx);
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let bound =
@@ -215,30 +247,19 @@ async fn run(
     if sentinel_events {
         tokio::spawn(picket::operator::events::run(ctx.clone()));
     }
-    let caches: Api<ReplicatedCache> = Api::all(client.clone());
-    let wc = watcher::Config::default();
-    let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=picket-operator");
     ready.store(true, std::sync::atomic::Ordering::Relaxed);
-    Controller::new(caches, wc.clone())
-        .owns(Api::<StatefulSet>::all(client.clone()), owned.clone())
-        .owns(Api::<Service>::all(client.clone()), owned.clone())
-        .owns(Api::<ConfigMap>::all(client.clone()), owned.clone())
-        .watches(
-            Api::<Pod>::all(client.clone()),
-            watcher::Config::default().labels("app.kubernetes.io/name=picket"),
-            |pod: Pod| {
-                let ns = pod.namespace()?;
-                controller::cache_of(pod.labels()).map(|n| ObjectRef::new(&n).within(&ns))
-            },
-        )
-        .shutdown_on_signal()
-        .run(controller::reconcile, controller::error_policy, ctx)
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!("reconcile: {e}");
-            }
-        })
-        .await;
+    // One controller per watched namespace (or one for all), sharing the
+    // context: a cache's reconciles never run twice at once, as each cache
+    // is in exactly one namespace.
+    let targets: Vec<Option<String>> = if ctx.namespaces.is_empty() {
+        vec![None]
+    } else {
+        ctx.namespaces.iter().cloned().map(Some).collect()
+    };
+    let controllers = targets
+        .into_iter()
+        .map(|ns| controller_for(client.clone(), ns, ctx.clone()));
+    futures::future::join_all(controllers).await;
     if let Some((held, task, watch)) = lease {
         // Stopped (SIGTERM): hand the Lease back.
         watch.abort();
@@ -247,4 +268,43 @@ async fn run(
     }
     tracing::info!("picket-operator stopped");
     Ok(())
+}
+
+/// The ReplicatedCache controller for namespace `ns` (every namespace
+/// when none); runs until SIGTERM.
+async fn controller_for(client: Client, ns: Option<String>, ctx: Arc<Ctx>) {
+    fn api<K>(client: &Client, ns: &Option<String>) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=picket-operator");
+    Controller::new(
+        api::<ReplicatedCache>(&client, &ns),
+        watcher::Config::default(),
+    )
+    .owns(api::<StatefulSet>(&client, &ns), owned.clone())
+    .owns(api::<Service>(&client, &ns), owned.clone())
+    .owns(api::<ConfigMap>(&client, &ns), owned.clone())
+    .watches(
+        api::<Pod>(&client, &ns),
+        watcher::Config::default().labels("app.kubernetes.io/name=picket"),
+        |pod: Pod| {
+            let ns = pod.namespace()?;
+            controller::cache_of(pod.labels()).map(|n| ObjectRef::new(&n).within(&ns))
+        },
+    )
+    .shutdown_on_signal()
+    .run(controller::reconcile, controller::error_policy, ctx)
+    .for_each(|r| async move {
+        if let Err(e) = r {
+            tracing::debug!("reconcile: {e}");
+        }
+    })
+    .await;
 }

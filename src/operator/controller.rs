@@ -171,6 +171,8 @@ pub struct Ctx {
     /// `--plain-rollouts`: Kubernetes rolls the pods
     /// ([`builder::plain_rollouts`]), for the benchmark's comparison.
     pub plain_rollouts: bool,
+    /// `--namespace`: the namespaces watched; empty for every namespace.
+    pub namespaces: Vec<String>,
 }
 
 impl Ctx {
@@ -187,7 +189,24 @@ impl Ctx {
             rollouts: Default::default(),
             plain_rollouts: false,
             failovers_asked: Default::default(),
+            namespaces: Vec::new(),
         }
+    }
+
+    /// The API for `K` in every watched namespace: one per namespace, or
+    /// one for the whole cluster.
+    pub fn apis<K>(&self) -> Vec<Api<K>>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        if self.namespaces.is_empty() {
+            return vec![Api::all(self.client.clone())];
+        }
+        self.namespaces
+            .iter()
+            .map(|ns| Api::namespaced(self.client.clone(), ns))
+            .collect()
     }
 }
 
@@ -931,7 +950,9 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     )
     .await?;
 
-    // Day-2: live settings, a scale-down's handover, the rollout.
+    // Day-2: live settings, a requested handover, a scale-down's
+    // handover, the rollout.
+    let mut handed_over: Option<String> = None;
     if let (Some(mst), true) = (
         agreed.as_deref(),
         !master_ips.is_empty() && refused.is_none(),
@@ -939,6 +960,13 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
         operations::apply_live_settings(rc, ctx, &data, &sentinels, mst, &pw).await;
         operations::apply_sentinel_settings(rc, ctx, &names, &sentinels, &pw).await;
         let service_ok = (live.len() == 1 && live == master_ips) || switched_here;
+        if let Some(token) = rc.handover_requested() {
+            match operations::requested_handover(rc, ctx, &names, &data, &sentinels, mst, &pw).await
+            {
+                Ok(()) => handed_over = Some(token),
+                Err(why) => progressing = Some(why),
+            }
+        }
         if ctx.plain_rollouts {
             // Kubernetes rolls the pods.
         } else if scale_hold.is_some() {
@@ -1093,6 +1121,7 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
         last_failover_time: old.last_failover_time.clone(),
         last_switch_latency_ms: old.last_switch_latency_ms,
         password_rotation,
+        handover_request: handed_over.or(old.handover_request.clone()),
         conditions,
     };
     if old.master.is_some() && master.is_some() && old.master != master {

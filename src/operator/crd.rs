@@ -156,7 +156,22 @@ fn default_rotation_grace() -> i32 {
 /// writes to its objects, pods, sentinels or Services until removed.
 pub const PAUSED: &str = "picket.dev/paused";
 
+/// The annotation that asks for a confirmed manual handover (`kubectl
+/// picket failover`): a new value (any token) is one request, handled
+/// once; `status.handoverRequest` then holds it.
+pub const HANDOVER: &str = "picket.dev/handover";
+
 impl ReplicatedCache {
+    /// The [`HANDOVER`] request not handled yet, if any.
+    pub fn handover_requested(&self) -> Option<String> {
+        let token = self.metadata.annotations.as_ref()?.get(HANDOVER)?;
+        let done = self
+            .status
+            .as_ref()
+            .and_then(|s| s.handover_request.as_ref());
+        (!token.is_empty() && done != Some(token)).then(|| token.clone())
+    }
+
     /// Whether the [`PAUSED`] annotation is set to `"true"`.
     pub fn paused(&self) -> bool {
         self.metadata
@@ -303,6 +318,9 @@ pub struct ReplicatedCacheStatus {
     /// the Secret's password).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_rotation: Option<PasswordRotation>,
+    /// The last `picket.dev/handover` request handled (its token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handover_request: Option<String>,
     /// Available, MasterKnown, SentinelQuorum, Progressing, Degraded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,

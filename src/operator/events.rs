@@ -36,29 +36,32 @@ pub async fn run(ctx: Arc<Ctx>) {
     loop {
         subs.retain(|_, h| !h.is_finished());
         let mut wanted = Vec::new();
-        let caches: Api<ReplicatedCache> = Api::all(ctx.client.clone());
-        if let Ok(list) = caches.list(&ListParams::default()).await {
-            for rc in list.items {
-                let names = Names::of(&rc);
-                let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &names.namespace);
-                let lp = ListParams::default().labels(&format!(
-                    "{}={},{}=sentinel",
-                    builder::INSTANCE,
-                    names.cache,
-                    builder::COMPONENT
-                ));
-                let Ok(sentinels) = pods.list(&lp).await else {
+        let mut found = Vec::new();
+        for caches in ctx.apis::<ReplicatedCache>() {
+            if let Ok(list) = caches.list(&ListParams::default()).await {
+                found.extend(list.items);
+            }
+        }
+        for rc in found {
+            let names = Names::of(&rc);
+            let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &names.namespace);
+            let lp = ListParams::default().labels(&format!(
+                "{}={},{}=sentinel",
+                builder::INSTANCE,
+                names.cache,
+                builder::COMPONENT
+            ));
+            let Ok(sentinels) = pods.list(&lp).await else {
+                continue;
+            };
+            for p in sentinels.items {
+                let Some(ip) = controller::pod_ip(&p) else {
                     continue;
                 };
-                for p in sentinels.items {
-                    let Some(ip) = controller::pod_ip(&p) else {
-                        continue;
-                    };
-                    wanted.push((
-                        (names.namespace.clone(), names.cache.clone(), ip),
-                        rc.clone(),
-                    ));
-                }
+                wanted.push((
+                    (names.namespace.clone(), names.cache.clone(), ip),
+                    rc.clone(),
+                ));
             }
         }
         let keys: Vec<_> = wanted.iter().map(|(k, _)| k.clone()).collect();

@@ -24,6 +24,7 @@ pub mod crd;
 pub mod decide;
 pub mod events;
 pub mod http;
+pub mod inspect;
 pub mod operations;
 pub mod prestop;
 pub mod recorder;

@@ -503,6 +503,49 @@ pub async fn ask_failover(
     None
 }
 
+/// A manual handover asked with the `picket.dev/handover` annotation
+/// (`kubectl picket failover`): the same confirmed, fenced handover as a
+/// rollout's, to a replica in sync that every sentinel knows. `Ok` once a
+/// sentinel accepted it (an Event says which); else why not yet (retried
+/// at the next reconcile).
+pub async fn requested_handover(
+    rc: &ReplicatedCache,
+    ctx: &Ctx,
+    names: &Names,
+    data: &[DataPod],
+    sentinels: &[SentinelView],
+    master: &str,
+    pw: &str,
+) -> Result<(), String> {
+    let host = names.data_host(master);
+    let Some(m) = data.iter().find(|p| p.name == master) else {
+        return Err(format!("handover requested: master {master} not observed"));
+    };
+    let in_sync: Vec<String> = data
+        .iter()
+        .filter(|p| p.name != master && data_health(p, m, &host).is_none())
+        .map(|p| p.name.clone())
+        .collect();
+    let known: Vec<&[String]> = sentinels.iter().map(|s| s.replicas.as_slice()).collect();
+    if in_sync.is_empty() || !decide::failover_ready(&known, &in_sync, 2) {
+        return Err(format!(
+            "handover requested: waiting for a replica in sync with master {master} that the sentinels know"
+        ));
+    }
+    let Some(by) = hand_over(ctx, rc, names, sentinels, m, pw).await else {
+        return Err(format!(
+            "handover requested: master {master} could not hand over yet (a replica behind, or a failover under way)"
+        ));
+    };
+    let note = format!(
+        "handover requested (kubectl picket failover): master {master} fenced with its replicas caught up; sentinel {by} fails over to a replica in sync"
+    );
+    ctx.recorder
+        .publish(rc, Kind::Normal, "Handover", "Failover", &note)
+        .await;
+    Ok(())
+}
+
 /// A scale-down below the master's ordinal: the pods to be removed are
 /// made unpromotable (`replica-priority 0`), and once every sentinel sees
 /// that and knows a kept replica in sync, the master hands over to one of

@@ -223,6 +223,21 @@ fn running(ns: &str, yaml: &str) -> Running {
     }
 }
 
+/// The sentinels' own logs (their events, with times), for failure
+/// messages.
+fn sentinel_logs(ns: &Namespace) -> String {
+    (0..3)
+        .map(|i| {
+            let pod = format!("cache-sentinel-{i}");
+            let logs = ns
+                .kubectl(&["logs", &pod, "--tail=60"])
+                .unwrap_or_else(|e| e);
+            format!("--- {pod}\n{logs}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The operator's log file, for failure messages.
 fn log_of(log: &std::path::Path) -> impl Fn() -> String + '_ {
     move || std::fs::read_to_string(log).unwrap_or_default()
@@ -1387,9 +1402,13 @@ fn an_evicted_master_hands_over_before_it_stops() {
     let missing = missing_keys(&format!("{}:6379", pod_ip(&ns, &new_master)), &pw, &acked);
     assert!(
         missing.is_empty(),
-        "{} acknowledged writes lost (of {})\n{}",
+        "{} acknowledged writes lost (of {}; first {:?}, last {:?})\n{}\n{}\n{}",
         missing.len(),
         acked.len(),
+        missing.first(),
+        missing.last(),
+        ns.describe(),
+        sentinel_logs(&ns),
         log_of(&log)()
     );
     // A handover, not a timeout: no sentinel saw the master objectively

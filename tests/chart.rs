@@ -324,6 +324,19 @@ fn release_objects() -> String {
     format!("{ns}\n{cluster}").trim().to_string()
 }
 
+/// The release's operator Deployment rolled out (every pod Ready).
+fn operator_rolled_out() {
+    let rolled = kubectl(&[
+        "-n",
+        "picket-system",
+        "rollout",
+        "status",
+        "deployment/picket-operator",
+        "--timeout=120s",
+    ]);
+    assert!(rolled.is_ok(), "{rolled:?}");
+}
+
 /// Uninstalls the release when dropped (a failed test leaves nothing).
 struct Release;
 
@@ -359,15 +372,7 @@ fn the_chart_installs_upgrades_and_uninstalls_on_the_test_bed() {
     let _release = Release;
     assert!(install.is_ok(), "{install:?}");
     assert!(install.unwrap().contains("kubectl picket status cache"));
-    let rolled = kubectl(&[
-        "-n",
-        "picket-system",
-        "rollout",
-        "status",
-        "deployment/picket-operator",
-        "--timeout=120s",
-    ]);
-    assert!(rolled.is_ok(), "{rolled:?}");
+    operator_rolled_out();
     let operator_logs = || {
         kubectl(&[
             "-n",
@@ -474,15 +479,7 @@ fn the_chart_installs_upgrades_and_uninstalls_on_the_test_bed() {
         "jsonpath={.spec.template.spec.containers[0].args}",
     ]);
     assert!(args.contains(&ns.name), "{args}");
-    let rolled = kubectl(&[
-        "-n",
-        "picket-system",
-        "rollout",
-        "status",
-        "deployment/picket-operator",
-        "--timeout=120s",
-    ]);
-    assert!(rolled.is_ok(), "{rolled:?}");
+    operator_rolled_out();
     // The namespaced operator (its Role only) still acts: another
     // handover.
     let moved = plugin(&["-n", &ns.name, "failover", "cache", "--timeout", "90"]);

@@ -206,6 +206,7 @@ struct Running {
 fn running(ns: &str, yaml: &str) -> Running {
     let turn = one_operator_at_a_time();
     install_crd();
+    settle_earlier_tests();
     let ns = Namespace::new(ns);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("operator.log");
@@ -236,6 +237,30 @@ fn sentinel_logs(ns: &Namespace) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Waits (up to 3 minutes) until no earlier test's namespace is still
+/// being torn down: its pods' preStop hooks, failovers and Events would
+/// otherwise run beside the next test's timing-sensitive steps, under the
+/// next test's operator (which watches every namespace).
+fn settle_earlier_tests() {
+    let terminating = || {
+        kubectl(&[
+            "get",
+            "namespaces",
+            "-o",
+            "jsonpath={range .items[?(@.status.phase==\"Terminating\")]}{.metadata.name}{\"\\n\"}{end}",
+        ])
+        .unwrap_or_default()
+    };
+    let mut left = String::new();
+    let settled = eventually(Duration::from_secs(180), || {
+        left = terminating();
+        left.trim().is_empty()
+    });
+    if !settled {
+        eprintln!("namespaces still terminating after 3 minutes: {left}");
+    }
 }
 
 /// The operator's log file, for failure messages.
@@ -909,6 +934,7 @@ fn http_get(addr: &str, path: &str) -> String {
 fn the_operator_installed_from_deploy_runs_in_the_cluster_with_a_standby() {
     let _turn = one_operator_at_a_time();
     install_crd();
+    settle_earlier_tests();
     let _installed = Installed::apply();
     let sys = |args: &[&str]| {
         let mut a = vec!["-n", "picket-system"];

@@ -21,6 +21,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config, ResourceExt};
 use picket::operator::builder::{self, Names, DATA_PORT, SENTINEL_PORT};
 use picket::operator::client::{self, Reply};
+use picket::operator::controller::pod_ready;
 use picket::operator::crd::{ReplicatedCache, HANDOVER};
 use picket::operator::inspect::{self, DataLine, SentinelLine};
 
@@ -262,13 +263,6 @@ impl Drop for Reach {
     }
 }
 
-fn pod_ready(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
 /// What every data pod and sentinel of `rc` says.
 async fn gather(
     t: &Target,
@@ -277,14 +271,8 @@ async fn gather(
 ) -> anyhow::Result<(Vec<DataLine>, Vec<SentinelLine>)> {
     let names = Names::of(rc);
     let pods: Api<Pod> = Api::namespaced(t.client.clone(), &t.namespace);
-    let of = |component: &str| {
-        ListParams::default().labels(&format!(
-            "{}={},{}={component}",
-            builder::INSTANCE,
-            names.cache,
-            builder::COMPONENT
-        ))
-    };
+    let of =
+        |component: &str| ListParams::default().labels(&builder::list_selector(&names, component));
     let mut data_pods = pods.list(&of("data")).await?.items;
     data_pods.sort_by_key(|p| ordinal(&p.name_any()));
     let mut sentinel_pods = pods.list(&of("sentinel")).await?.items;

@@ -160,6 +160,12 @@ pub fn labels(names: &Names, component: Option<&str>) -> BTreeMap<String, String
     l
 }
 
+/// The label selector (`key=value,...`) of a cache's pods of one
+/// component (`data` or `sentinel`), for listing them.
+pub fn list_selector(names: &Names, component: &str) -> String {
+    format!("{INSTANCE}={},{COMPONENT}={component}", names.cache)
+}
+
 /// The pods' selector: the cache and the component.
 pub fn selector(names: &Names, component: &str) -> BTreeMap<String, String> {
     BTreeMap::from([

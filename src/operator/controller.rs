@@ -291,7 +291,8 @@ pub async fn password(rc: &ReplicatedCache, ns: &str, ctx: &Ctx) -> Result<Strin
         .ok_or_else(|| Error::Spec(format!("Secret {name} has no key {key}")))
 }
 
-fn pod_ready(p: &Pod) -> bool {
+/// Whether the pod's Ready condition is True.
+pub fn pod_ready(p: &Pod) -> bool {
     p.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -665,14 +666,8 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     // What runs.
     let c = ctx.client.clone();
     let pods: Api<Pod> = Api::namespaced(c.clone(), &ns);
-    let of = |component: &str| {
-        ListParams::default().labels(&format!(
-            "{}={},{}={component}",
-            builder::INSTANCE,
-            names.cache,
-            builder::COMPONENT
-        ))
-    };
+    let of =
+        |component: &str| ListParams::default().labels(&builder::list_selector(&names, component));
     let data_pods = pods.list(&of("data")).await?.items;
     let sentinel_pods = pods.list(&of("sentinel")).await?.items;
     // A changed password: every pod accepts both, then only the new one

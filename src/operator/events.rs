@@ -45,12 +45,7 @@ pub async fn run(ctx: Arc<Ctx>) {
         for rc in found {
             let names = Names::of(&rc);
             let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &names.namespace);
-            let lp = ListParams::default().labels(&format!(
-                "{}={},{}=sentinel",
-                builder::INSTANCE,
-                names.cache,
-                builder::COMPONENT
-            ));
+            let lp = ListParams::default().labels(&builder::list_selector(&names, "sentinel"));
             let Ok(sentinels) = pods.list(&lp).await else {
                 continue;
             };

@@ -503,6 +503,24 @@ pub async fn ask_failover(
     None
 }
 
+/// Whether a handover from master `m` has somewhere to go: a replica
+/// among the `eligible` ones, in sync with it, that every sentinel knows.
+fn target_ready(
+    data: &[DataPod],
+    m: &DataPod,
+    host: &str,
+    sentinels: &[SentinelView],
+    eligible: impl Fn(&DataPod) -> bool,
+) -> bool {
+    let in_sync: Vec<String> = data
+        .iter()
+        .filter(|p| eligible(p) && p.name != m.name && data_health(p, m, host).is_none())
+        .map(|p| p.name.clone())
+        .collect();
+    let known: Vec<&[String]> = sentinels.iter().map(|s| s.replicas.as_slice()).collect();
+    !in_sync.is_empty() && decide::failover_ready(&known, &in_sync, 2)
+}
+
 /// A manual handover asked with the `picket.dev/handover` annotation
 /// (`kubectl picket failover`): the same confirmed, fenced handover as a
 /// rollout's, to a replica in sync that every sentinel knows. `Ok` once a
@@ -521,13 +539,7 @@ pub async fn requested_handover(
     let Some(m) = data.iter().find(|p| p.name == master) else {
         return Err(format!("handover requested: master {master} not observed"));
     };
-    let in_sync: Vec<String> = data
-        .iter()
-        .filter(|p| p.name != master && data_health(p, m, &host).is_none())
-        .map(|p| p.name.clone())
-        .collect();
-    let known: Vec<&[String]> = sentinels.iter().map(|s| s.replicas.as_slice()).collect();
-    if in_sync.is_empty() || !decide::failover_ready(&known, &in_sync, 2) {
+    if !target_ready(data, m, &host, sentinels, |_| true) {
         return Err(format!(
             "handover requested: waiting for a replica in sync with master {master} that the sentinels know"
         ));
@@ -589,13 +601,7 @@ pub async fn hand_over_before_scale_down(
             "scaling down to {keep}: waiting for the sentinels to see the removed replicas as unpromotable before master {master} hands over"
         );
     }
-    let kept: Vec<String> = data
-        .iter()
-        .filter(|p| p.ordinal < keep && data_health(p, m, &host).is_none() && p.name != master)
-        .map(|p| p.name.clone())
-        .collect();
-    let known: Vec<&[String]> = sentinels.iter().map(|s| s.replicas.as_slice()).collect();
-    if kept.is_empty() || !decide::failover_ready(&known, &kept, 2) {
+    if !target_ready(data, m, &host, sentinels, |p| p.ordinal < keep) {
         return format!(
             "scaling down to {keep}: waiting for a kept replica in sync that the sentinels know, to hand master {master} over to"
         );

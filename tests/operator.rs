@@ -1911,9 +1911,20 @@ fn a_password_rotation_keeps_old_and_new_clients_working_until_the_old_is_remove
     // Replication and the sentinels use the new password: a failover
     // works and both replicas follow the new master.
     let before = master_slice(&ns);
+    let switches = || log_of(&log)().matches("master Service switched").count();
+    let switched_before = switches();
     sentinel_failover(&ns, &new);
     let moved = wait_master_moved(&ns, &before, Duration::from_secs(60));
     assert!(moved.is_some(), "{}\n{}", ns.describe(), log_of(&log)());
+    // The event follower's subscriptions opened with the old password
+    // (still logged in): its switch checks the new master with the
+    // current one, so +switch-master moves the Service, not only the
+    // next reconcile.
+    assert!(
+        eventually(Duration::from_secs(10), || switches() > switched_before),
+        "+switch-master did not move the Service after the rotation: {}",
+        log_of(&log)()
+    );
     wait_both_replicas_synced(&service_addr(&ns), &new);
     eprintln!(
         "password rotation: {} writes acknowledged ({} with the old password after the new one was accepted), 0 failed while their password was accepted, 0 lost",

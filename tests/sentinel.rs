@@ -933,3 +933,254 @@ fn info_cache_and_a_leader_crashing_after_promotion() {
             .join("\n----\n")
     );
 }
+
+/// A connection to sentinel `s` logged in with `pw`.
+fn conn_with(s: &Sentinel, pw: &str) -> redis::Connection {
+    let c = redis::Client::open(format!("redis://127.0.0.1:{}/", s.port)).unwrap();
+    let mut c = c
+        .get_connection_with_timeout(Duration::from_secs(5))
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    q(&mut c, &["AUTH", pw]);
+    c
+}
+
+/// `(id, name)` of every client of `c` whose name starts with `prefix`
+/// (CLIENT LIST).
+fn named_clients(c: &mut redis::Connection, prefix: &str) -> Vec<(String, String)> {
+    q(c, &["CLIENT", "LIST"])
+        .lines()
+        .filter_map(|l| {
+            let field = |k: &str| {
+                l.split(' ')
+                    .find_map(|f| f.strip_prefix(&format!("{k}=")).map(str::to_string))
+            };
+            let name = field("name")?;
+            if !name.starts_with(prefix) {
+                return None;
+            }
+            Some((field("id")?, name))
+        })
+        .collect()
+}
+
+/// The operator's order (MONITOR, then SET ... auth-pass) with the
+/// sentinel's links opened in between, unauthenticated: the SET closes
+/// them, the next ones log in, the master is not left `s_down` and its
+/// replica and the other sentinel are found. Before, picket kept the
+/// refused links for good (`s_down`, no replica, no hello). Redis's
+/// sentinel is checked the same way, as the reference.
+fn auth_pass_set_after_monitor(redis_sentinels: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = ["--requirepass", "pw", "--masterauth", "pw"];
+    let master = server(false, &auth);
+    let mp = master.port.to_string();
+    let mut a = vec!["--replicaof", "127.0.0.1", &mp];
+    a.extend_from_slice(&auth);
+    let replica = server(false, &a);
+    let sentinels: Vec<Sentinel> = (0..2)
+        .map(|_| Sentinel::start(dir.path(), free_port(), "", redis_sentinels))
+        .collect();
+    for s in &sentinels {
+        q(
+            &mut s.conn(),
+            &["SENTINEL", "MONITOR", "mymaster", "127.0.0.1", &mp, "2"],
+        );
+    }
+    // The links open (every 100 ms timer run) and are refused, several
+    // times a second apart.
+    let mut mc = master.conn();
+    q(&mut mc, &["AUTH", "pw"]);
+    std::thread::sleep(Duration::from_millis(3000));
+    let before = named_clients(&mut mc, "sentinel-");
+    for s in &sentinels {
+        q(
+            &mut s.conn(),
+            &[
+                "SENTINEL",
+                "SET",
+                "mymaster",
+                "down-after-milliseconds",
+                "2000",
+                "auth-pass",
+                "pw",
+            ],
+        );
+    }
+    // Within down-after plus one INFO period (and some slack).
+    for s in &sentinels {
+        assert!(
+            wait_for(Duration::from_secs(16), || s.master_field("flags")
+                == "master"
+                && s.master_field("num-slaves") == "1"
+                && s.master_field("num-other-sentinels") == "1"),
+            "sentinel {}: flags {}, {} replicas, {} sentinels\n{}",
+            s.port,
+            s.master_field("flags"),
+            s.master_field("num-slaves"),
+            s.master_field("num-other-sentinels"),
+            s.log_text()
+        );
+    }
+    if !redis_sentinels {
+        // Each sentinel holds a command and a hello connection on the
+        // master, named as Redis names them, opened after the SET.
+        let after = named_clients(&mut mc, "sentinel-");
+        for s in &sentinels {
+            let id = q(&mut s.conn(), &["SENTINEL", "MYID"]);
+            for kind in ["cmd", "pubsub"] {
+                let name = format!("sentinel-{}-{kind}", &id[..8]);
+                let now: Vec<_> = after.iter().filter(|(_, n)| *n == name).collect();
+                assert_eq!(now.len(), 1, "{name} in {after:?}");
+                assert!(!before.contains(now[0]), "{name} was not reopened");
+            }
+            // The refusal before the SET was logged once, not at each
+            // attempt, and its end too.
+            let log = s.log_text();
+            assert_eq!(
+                log.matches("can't log in to master mymaster").count(),
+                1,
+                "{log}"
+            );
+            assert!(log.contains("NOAUTH"), "{log}");
+            assert!(log.contains("logged in to master mymaster"), "{log}");
+        }
+    }
+    drop(replica);
+}
+
+#[test]
+fn a_picket_sentinel_given_auth_pass_after_its_links_opened_logs_in_with_it() {
+    auth_pass_set_after_monitor(false);
+}
+
+#[test]
+fn a_redis_sentinel_given_auth_pass_after_its_links_opened_logs_in_with_it() {
+    auth_pass_set_after_monitor(true);
+}
+
+/// A rotation of both passwords in the operator's order: every server
+/// and sentinel takes old and new, the sentinels switch `auth-pass` and
+/// `sentinel-pass` (replicas `masterauth`), then only the new ones are
+/// taken. Each switch reopens the links it concerns (Redis:
+/// dropInstanceConnections, sentinelDropConnections), with no `+sdown`
+/// and no refused login on the way, and a failover's votes then travel
+/// over the new links.
+#[test]
+fn a_rotation_of_auth_pass_and_sentinel_pass_reopens_the_links_and_keeps_the_votes() {
+    let mut s = setup(
+        false,
+        [false; 3],
+        &["--requirepass", "d1", "--masterauth", "d1"],
+        "requirepass s1\nsentinel sentinel-pass s1\nsentinel auth-pass mymaster d1\n",
+    );
+    let ids: Vec<String> = s
+        .sentinels
+        .iter()
+        .map(|x| q(&mut x.conn(), &["SENTINEL", "MYID"]))
+        .collect();
+    let cmd_of = |i: usize| format!("sentinel-{}-cmd", &ids[i][..8]);
+    let data = || std::iter::once(&s.master).chain(&s.replicas);
+    let data_conn = |p: &Proc, pw: &str| {
+        let mut c = p.conn();
+        q(&mut c, &["AUTH", pw]);
+        c
+    };
+    // Sentinel 0's link to sentinel 1 and every sentinel's to the master,
+    // before the rotation.
+    let mut on1 = conn_with(&s.sentinels[1], "s1");
+    let mut on_master = data_conn(&s.master, "d1");
+    assert!(wait_for(Duration::from_secs(10), || named_clients(
+        &mut on1,
+        &cmd_of(0)
+    )
+    .len()
+        == 1));
+    let peer_before = named_clients(&mut on1, &cmd_of(0));
+    let master_before = named_clients(&mut on_master, "sentinel-");
+    assert_eq!(master_before.len(), 6, "{master_before:?}");
+
+    for p in data() {
+        q(
+            &mut data_conn(p, "d1"),
+            &["ACL", "SETUSER", "default", ">d2"],
+        );
+    }
+    for x in &s.sentinels {
+        q(
+            &mut conn_with(x, "s1"),
+            &["ACL", "SETUSER", "default", ">s2"],
+        );
+    }
+    for p in data() {
+        q(
+            &mut data_conn(p, "d2"),
+            &["CONFIG", "SET", "masterauth", "d2"],
+        );
+    }
+    for x in &s.sentinels {
+        let mut c = conn_with(x, "s2");
+        q(
+            &mut c,
+            &["SENTINEL", "CONFIG", "SET", "sentinel-pass", "s2"],
+        );
+        q(&mut c, &["SENTINEL", "SET", "mymaster", "auth-pass", "d2"]);
+    }
+    // The links were reopened (new connections, so with the new
+    // passwords): sentinel 0's to sentinel 1, every one to the master.
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let now = named_clients(&mut on1, &cmd_of(0));
+            now.len() == 1 && now != peer_before
+        }),
+        "sentinel 0's link to sentinel 1 was not reopened: {peer_before:?} {:?}",
+        named_clients(&mut on1, &cmd_of(0))
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let now = named_clients(&mut on_master, "sentinel-");
+            now.len() == 6 && now.iter().all(|c| !master_before.contains(c))
+        }),
+        "the sentinels' links to the master were not reopened: {master_before:?} {:?}",
+        named_clients(&mut on_master, "sentinel-")
+    );
+    for p in data() {
+        q(
+            &mut data_conn(p, "d2"),
+            &["ACL", "SETUSER", "default", "<d1"],
+        );
+    }
+    for x in &s.sentinels {
+        q(
+            &mut conn_with(x, "s2"),
+            &["ACL", "SETUSER", "default", "<s1"],
+        );
+    }
+    for x in &mut s.sentinels {
+        x.pass = Some("s2".into());
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    for x in &s.sentinels {
+        assert!(
+            wait_for(Duration::from_secs(10), || common::cmd(
+                &mut x.conn(),
+                &["SENTINEL", "CKQUORUM", "mymaster"]
+            )
+            .is_ok_and(|v| common::data::s(v).starts_with("OK 3 usable"))),
+            "sentinel {}: {}",
+            x.port,
+            x.log_text()
+        );
+        let log = x.log_text();
+        assert!(
+            !log.contains("+sdown") && !log.contains("can't log in"),
+            "the rotation was seen as a failure: {log}"
+        );
+    }
+    // A failover after it: the votes travel over the new links.
+    s.kill_master_and_wait_promotion(Some("d2"));
+    assert!(s
+        .sentinels
+        .iter()
+        .any(|x| x.log_text().contains("+elected-leader")));
+}

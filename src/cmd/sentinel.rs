@@ -2,6 +2,7 @@
 //! mode only; the state and the work are in `crate::sentinel`.
 
 use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use crate::sentinel::config::{links_reset_by, Links};
 use crate::sentinel::{FoState, Inst, Master, Peer, Sentinel};
 use crate::spec;
 
@@ -485,6 +486,15 @@ fn sentinel(ctx: &mut Ctx) -> CmdResult {
                     })?;
                 m.conf = tmp.masters.pop().expect("the master");
             }
+            // New credentials: the links reconnect with them (Redis drops
+            // them too; links opened between MONITOR and this SET would
+            // otherwise stay unauthenticated).
+            if args
+                .chunks(2)
+                .any(|kv| links_reset_by(&kv[0]) == Some(Links::Instances))
+            {
+                m.drop_links(Links::Instances);
+            }
             s.dirty = true;
             ctx.client.ok();
         }
@@ -523,6 +533,11 @@ fn sentinel(ctx: &mut Ctx) -> CmdResult {
                 s.conf
                     .apply(&[k.clone(), v])
                     .map_err(|e| RErr::new(format!("ERR Invalid value for '{k}': {e}")))?;
+                if let Some(which) = links_reset_by(&k) {
+                    for m in s.masters.values_mut() {
+                        m.drop_links(which);
+                    }
+                }
                 s.dirty = true;
                 ctx.client.ok();
             } else {

@@ -1005,12 +1005,35 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     let gen = rc.metadata.generation;
     let quorum_ok = configured as i32 >= rc.spec.quorum() && ready_sentinels >= rc.spec.quorum();
     let master_known = !master_ips.is_empty();
-    let monitoring: Vec<&[String]> = sentinels
+    let monitoring: Vec<decide::SentinelReport> = sentinels
         .iter()
         .filter(|s| s.configured && s.ready)
-        .map(|s| s.replicas.as_slice())
+        .map(|s| decide::SentinelReport {
+            name: &s.name,
+            flags: &s.flags,
+            replicas: &s.replicas,
+        })
         .collect();
-    let can_fail_over = decide::failover_ready(&monitoring, &in_sync, rc.spec.replicas);
+    let blockers = decide::failover_blockers(&monitoring, &in_sync, rc.spec.replicas);
+    let can_fail_over = blockers.is_empty();
+    if let (true, Some(mst)) = (master_known, &master) {
+        // The operator reaches this master; a sentinel that calls it down
+        // cannot (a refused login, a cut link): worth a look.
+        for (who, flags) in decide::sentinels_seeing_master_down(&monitoring) {
+            let note = format!(
+                "sentinel {who} reports master {mst} down (flags {flags}) while it serves writes"
+            );
+            ctx.recorder
+                .publish(
+                    rc,
+                    Kind::Warning,
+                    "SentinelSeesMasterDown",
+                    "Observe",
+                    &note,
+                )
+                .await;
+        }
+    }
     let conds = &old.conditions;
     let (areason, amessage) = match &master {
         Some(mst) if master_known && can_fail_over => {
@@ -1019,7 +1042,8 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
         Some(mst) if master_known => (
             "NoFailoverCandidate",
             format!(
-                "master {mst} serves writes; the sentinels know no replica in sync with it yet"
+                "master {mst} serves writes; no failover could succeed yet: {}",
+                blockers.join("; ")
             ),
         ),
         _ => ("NoMaster", "no master serves writes yet".into()),

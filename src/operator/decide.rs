@@ -165,6 +165,72 @@ pub fn failover_ready(monitoring: &[&[String]], in_sync: &[String], want: i32) -
         })
 }
 
+/// What one sentinel that monitors the cache reports, as far as a
+/// failover is concerned.
+#[derive(Debug, Clone, Copy)]
+pub struct SentinelReport<'a> {
+    /// Its pod's name.
+    pub name: &'a str,
+    /// Its master's flags (`master`, `s_down`, ...).
+    pub flags: &'a str,
+    /// The replicas it knows (their announced hosts).
+    pub replicas: &'a [String],
+}
+
+/// Why the sentinels could not fail the cache over now, one sentence per
+/// sentinel that could not, naming it and what it reports; empty exactly
+/// when [`failover_ready`] holds. This is the Available condition's
+/// message while it is False for this reason.
+pub fn failover_blockers(reports: &[SentinelReport], in_sync: &[String], want: i32) -> Vec<String> {
+    if want <= 1 {
+        return Vec::new();
+    }
+    if reports.is_empty() {
+        return vec!["no sentinel monitors the cache yet".into()];
+    }
+    reports
+        .iter()
+        .filter(|r| {
+            !r.replicas
+                .iter()
+                .any(|h| in_sync.iter().any(|p| p == pod_of_host(h)))
+        })
+        .map(|r| {
+            let known: Vec<&str> = r.replicas.iter().map(|h| pod_of_host(h)).collect();
+            let knows = if known.is_empty() {
+                "knows no replica".to_string()
+            } else {
+                format!("knows replicas {} but none in sync", known.join(", "))
+            };
+            let down: Vec<&str> = r
+                .flags
+                .split(',')
+                .filter(|f| matches!(*f, "s_down" | "o_down" | "disconnected"))
+                .collect();
+            if down.is_empty() {
+                format!("sentinel {} {knows}", r.name)
+            } else {
+                format!(
+                    "sentinel {} reports the master {} and {knows}",
+                    r.name,
+                    down.join(",")
+                )
+            }
+        })
+        .collect()
+}
+
+/// The sentinels that report the master down (`s_down`/`o_down`), by
+/// name with their flags: a fact worth an Event while the operator itself
+/// reaches that master (a sentinel that cannot log in, or a cut link).
+pub fn sentinels_seeing_master_down<'a>(reports: &[SentinelReport<'a>]) -> Vec<(&'a str, &'a str)> {
+    reports
+        .iter()
+        .filter(|r| r.flags.split(',').any(|f| f == "s_down" || f == "o_down"))
+        .map(|r| (r.name, r.flags))
+        .collect()
+}
+
 /// What to do when the master the sentinels agree on is a pod that
 /// restarted before they noticed (it waits unassigned, without the writes
 /// it had acknowledged, or with only those its files kept).
@@ -658,5 +724,56 @@ mod tests {
         assert!(!failover_ready(&[], &in_sync, 3));
         // A one-pod cache has nothing to fail over to.
         assert!(failover_ready(&[], &[], 1));
+    }
+
+    #[test]
+    fn the_blockers_name_each_sentinel_that_could_not_fail_over_and_what_it_reports() {
+        let host = |p: &str| format!("{p}.c-headless.ns.svc.cluster.local");
+        let both = [host("c-1"), host("c-2")];
+        let none: Vec<String> = Vec::new();
+        let in_sync = vec!["c-1".to_string()];
+        let r = |name, flags, replicas| SentinelReport {
+            name,
+            flags,
+            replicas,
+        };
+        // The CI failure: one sentinel s_down that never learned a replica.
+        let reports = [
+            r("c-sentinel-0", "master", &both[..]),
+            r("c-sentinel-1", "s_down,master", &none[..]),
+        ];
+        assert_eq!(
+            failover_blockers(&reports, &in_sync, 3),
+            ["sentinel c-sentinel-1 reports the master s_down and knows no replica"]
+        );
+        assert_eq!(
+            sentinels_seeing_master_down(&reports),
+            [("c-sentinel-1", "s_down,master")]
+        );
+        let stale = [host("c-2")];
+        assert_eq!(
+            failover_blockers(&[r("c-sentinel-2", "master", &stale[..])], &in_sync, 3),
+            ["sentinel c-sentinel-2 knows replicas c-2 but none in sync"]
+        );
+        assert_eq!(
+            failover_blockers(&[], &in_sync, 3),
+            ["no sentinel monitors the cache yet"]
+        );
+        // Blockers are empty exactly when a failover is ready.
+        for reps in [
+            &reports[..],
+            &reports[..1],
+            &[][..],
+            &[r("x", "master", &stale[..])][..],
+        ] {
+            for want in [1, 3] {
+                let known: Vec<&[String]> = reps.iter().map(|r| r.replicas).collect();
+                assert_eq!(
+                    failover_blockers(reps, &in_sync, want).is_empty(),
+                    failover_ready(&known, &in_sync, want)
+                );
+            }
+        }
+        assert!(sentinels_seeing_master_down(&reports[..1]).is_empty());
     }
 }

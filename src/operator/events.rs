@@ -159,9 +159,21 @@ async fn switch(
     let Some(ip) = ip_of(&pods, &new_pod).await else {
         return;
     };
-    if !controller::says_master(&ip, pw).await {
-        return;
-    }
+    // The password this subscription opened with may have been rotated
+    // away since (its own connection stays logged in): the Secret's
+    // current one is tried before giving up.
+    let fresh;
+    let pw = if controller::says_master(&ip, pw).await {
+        pw
+    } else {
+        match controller::password(rc, &names.namespace, ctx).await {
+            Ok(p) if p != pw && controller::says_master(&ip, &p).await => {
+                fresh = p;
+                fresh.as_str()
+            }
+            _ => return,
+        }
+    };
     let slice = controller::endpoint_slice(rc, names, &names.cache, &[ip]);
     let api = Api::namespaced(ctx.client.clone(), &names.namespace);
     // One write per switch (every sentinel reports it); held only around

@@ -335,6 +335,31 @@ impl SentinelConf {
     }
 }
 
+/// The connections a change of an option closes, so that the next ones
+/// log in with the new value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// The master's and its replicas' command links and hello
+    /// subscriptions (Redis: dropInstanceConnections).
+    Instances,
+    /// The links to the other sentinels, of every master (Redis:
+    /// sentinelDropConnections).
+    Sentinels,
+}
+
+/// Which links a change of `option` resets, as redis-sentinel 7.0 does:
+/// `SENTINEL SET <master> auth-pass|auth-user` those of that master and
+/// its replicas, `SENTINEL CONFIG SET sentinel-user|sentinel-pass` those
+/// to the other sentinels. Other options leave the links open (announce
+/// addresses and timings are read again at each use).
+pub fn links_reset_by(option: &str) -> Option<Links> {
+    match option.to_ascii_lowercase().as_str() {
+        "auth-pass" | "auth-user" => Some(Links::Instances),
+        "sentinel-pass" | "sentinel-user" => Some(Links::Sentinels),
+        _ => None,
+    }
+}
+
 /// The file with its old `sentinel` lines replaced by `lines` (kept after
 /// the other directives, as redis-sentinel's rewrite does).
 pub fn rewrite_text(old: &str, lines: &str) -> String {
@@ -362,6 +387,24 @@ pub fn rewrite_text(old: &str, lines: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_reset_the_links_they_are_used_on_and_nothing_else_does() {
+        for (option, want) in [
+            ("auth-pass", Some(Links::Instances)),
+            ("AUTH-USER", Some(Links::Instances)),
+            ("sentinel-pass", Some(Links::Sentinels)),
+            ("Sentinel-User", Some(Links::Sentinels)),
+            ("down-after-milliseconds", None),
+            ("quorum", None),
+            ("announce-ip", None),
+            ("announce-port", None),
+            ("resolve-hostnames", None),
+            ("notification-script", None),
+        ] {
+            assert_eq!(links_reset_by(option), want, "{option}");
+        }
+    }
 
     fn apply(c: &mut SentinelConf, line: &str) -> Result<(), String> {
         let args: Vec<String> = line.split_whitespace().map(String::from).collect();

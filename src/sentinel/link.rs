@@ -4,6 +4,14 @@
 //! every monitored server. Replies and hellos are applied to the state
 //! through the server handle; a connection that fails is reported closed
 //! and the timer opens a new one.
+//!
+//! Credentials are read when a connection opens. A change of them closes
+//! the connections it concerns (see [`super::config::links_reset_by`]),
+//! and a connection the instance refuses (an error to AUTH, `-NOAUTH` or
+//! `-WRONGPASS` to a command, an error to SUBSCRIBE) is reported as
+//! refused and closed, never kept: the next one reads the credentials
+//! anew. Every connection names itself `sentinel-<id>-cmd` or
+//! `-pubsub`, as Redis's sentinel does (CLIENT SETNAME).
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -12,6 +20,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 
 use super::proto::{parse_reply, Reply, HELLO_CHANNEL};
 use super::Who;
@@ -44,6 +53,35 @@ pub enum Req {
     ReplicaOf(String, u16),
 }
 
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// Connecting, reading or writing failed, or the reply was not RESP.
+    #[error("{0}")]
+    Io(String),
+    /// The instance refused our credentials: an error to AUTH, a
+    /// `-NOAUTH` or `-WRONGPASS` reply, or an error to SUBSCRIBE.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<String> for LinkError {
+    fn from(e: String) -> Self {
+        LinkError::Io(e)
+    }
+}
+
+/// Whether an error reply says the connection is not authenticated as it
+/// should be (as opposed to a refused command, `-NOPERM`, which leaves
+/// the other commands working).
+pub fn is_auth_error(e: &str) -> bool {
+    e.starts_with("NOAUTH") || e.starts_with("WRONGPASS")
+}
+
+/// The credentials a connection logs in with: user (None: `default`) and
+/// password (None: no AUTH).
+pub type Credentials = (Option<String>, Option<String>);
+
 /// The sentinel's handle on a command connection.
 #[derive(Debug, Clone)]
 pub struct LinkHandle {
@@ -52,9 +90,44 @@ pub struct LinkHandle {
     tx: mpsc::UnboundedSender<Req>,
     info_pending: Rc<Cell<bool>>,
     local_ip: Rc<RefCell<String>>,
+    task: Rc<TaskGuard>,
+}
+
+/// A connection's task, ended when the last handle on it is dropped: an
+/// instance forgotten (RESET, REMOVE, a sentinel's new address) leaves no
+/// connection behind (Redis: releaseInstance closes its links).
+#[derive(Debug)]
+struct TaskGuard(AbortHandle);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The sentinel's handle on a hello subscription.
+#[derive(Debug, Clone)]
+pub struct SubHandle {
+    /// Distinguishes it from a later subscription to the same instance.
+    pub id: u64,
+    task: Rc<TaskGuard>,
+}
+
+impl SubHandle {
+    /// Ends the subscription now (Redis: instanceLinkCloseConnection on
+    /// the pubsub link).
+    pub fn close(&self) {
+        self.task.0.abort();
+    }
 }
 
 impl LinkHandle {
+    /// Ends the connection now, dropping what is queued (Redis:
+    /// instanceLinkCloseConnection on the command link).
+    pub fn close(&self) {
+        self.task.0.abort();
+    }
+
     /// Queues a request.
     pub fn send(&self, r: Req) {
         if matches!(r, Req::Info) {
@@ -83,32 +156,65 @@ thread_local! {
     static NEXT_ID: Cell<u64> = const { Cell::new(1) };
 }
 
-/// Connects, authenticates when `auth` has a password, and returns the
-/// stream.
-async fn connect(
-    ip: &str,
-    port: u16,
-    auth: &(Option<String>, Option<String>),
-) -> Result<TcpStream, String> {
-    let addr = format!("{ip}:{port}");
+fn next_id() -> u64 {
+    NEXT_ID.with(|n| {
+        let v = n.get();
+        n.set(v + 1);
+        v
+    })
+}
+
+/// Who a connection is for, and how it logs in.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The monitored master's name.
+    pub master: String,
+    /// Which of its instances.
+    pub who: Who,
+    /// Address.
+    pub ip: String,
+    /// Port.
+    pub port: u16,
+    /// AUTH with these, when there is a password.
+    pub auth: Credentials,
+    /// Our run id, for the connection's name.
+    pub myid: String,
+}
+
+/// The name a connection gives itself (Redis: sentinelSetClientName,
+/// `sentinel-<first 8 of our id>-<cmd|pubsub>`).
+fn client_name(myid: &str, kind: &str) -> String {
+    let short: String = myid.chars().take(8).collect();
+    format!("sentinel-{short}-{kind}")
+}
+
+/// Connects, authenticates when the target has a password, names the
+/// connection `kind`, and returns the stream and the read buffer.
+async fn connect(t: &Target, kind: &str) -> Result<(TcpStream, Vec<u8>), LinkError> {
+    let addr = format!("{}:{}", t.ip, t.port);
     let mut s = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&addr))
         .await
         .map_err(|_| format!("timeout connecting to {addr}"))?
         .map_err(|e| format!("{addr}: {e}"))?;
     let _ = s.set_nodelay(true);
-    if let (user, Some(pass)) = auth {
+    let mut buf = Vec::new();
+    if let (user, Some(pass)) = &t.auth {
         let mut argv: Vec<&[u8]> = vec![b"AUTH"];
         if let Some(u) = user {
             argv.push(u.as_bytes());
         }
         argv.push(pass.as_bytes());
-        let mut buf = Vec::new();
-        let r = roundtrip(&mut s, &argv, &mut buf).await?;
-        if let Reply::Error(e) = r {
-            return Err(format!("AUTH failed on {addr}: {e}"));
+        if let Reply::Error(e) = roundtrip(&mut s, &argv, &mut buf).await? {
+            return Err(LinkError::Refused(format!("AUTH: {e}")));
         }
     }
-    Ok(s)
+    let name = client_name(&t.myid, kind);
+    // Its reply is otherwise ignored, as Redis does (CLIENT may be
+    // renamed or refused), but it tells at once that a password is due.
+    match roundtrip(&mut s, &[b"CLIENT", b"SETNAME", name.as_bytes()], &mut buf).await? {
+        Reply::Error(e) if is_auth_error(&e) => Err(LinkError::Refused(e)),
+        _ => Ok((s, buf)),
+    }
 }
 
 /// Sends one command and reads its reply.
@@ -137,119 +243,127 @@ async fn read_reply(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Reply, Strin
     }
 }
 
-/// Opens a command connection to an instance of master `name`.
-pub fn open(
-    srv: Weak<RefCell<Server>>,
-    name: &str,
-    who: Who,
-    ip: &str,
-    port: u16,
-    auth: (Option<String>, Option<String>),
-) -> Option<LinkHandle> {
-    srv.upgrade()?;
-    let id = NEXT_ID.with(|n| {
-        let v = n.get();
-        n.set(v + 1);
-        v
-    });
-    let (tx, mut rx) = mpsc::unbounded_channel::<Req>();
-    let handle = LinkHandle {
-        id,
-        tx,
-        info_pending: Rc::new(Cell::new(false)),
-        local_ip: Rc::new(RefCell::new(String::new())),
-    };
-    let (info_pending, local_ip) = (handle.info_pending.clone(), handle.local_ip.clone());
-    let (name, ip) = (name.to_string(), ip.to_string());
-    tokio::task::spawn_local(async move {
-        let res: Result<(), String> = async {
-            let mut s = connect(&ip, port, &auth).await?;
-            if let Ok(a) = s.local_addr() {
-                *local_ip.borrow_mut() = a.ip().to_string();
+/// The command for a request: one or two commands, the first one's reply
+/// is the one applied.
+fn request_argv(req: &Req) -> Vec<Vec<Vec<u8>>> {
+    let v = |parts: &[&[u8]]| parts.iter().map(|p| p.to_vec()).collect::<Vec<_>>();
+    match req {
+        Req::Ping => vec![v(&[b"PING"])],
+        Req::Info => vec![v(&[b"INFO"])],
+        Req::Publish(h) => vec![v(&[b"PUBLISH", HELLO_CHANNEL.as_bytes(), h.as_bytes()])],
+        Req::IsMasterDown {
+            ip,
+            port,
+            epoch,
+            runid,
+        } => vec![v(&[
+            b"SENTINEL",
+            b"is-master-down-by-addr",
+            ip.as_bytes(),
+            port.to_string().as_bytes(),
+            epoch.to_string().as_bytes(),
+            runid.as_bytes(),
+        ])],
+        Req::Promote => vec![v(&[b"SLAVEOF", b"NO", b"ONE"]), v(&[b"CONFIG", b"REWRITE"])],
+        Req::ReplicaOf(h, p) => vec![
+            v(&[b"SLAVEOF", h.as_bytes(), p.to_string().as_bytes()]),
+            v(&[b"CONFIG", b"REWRITE"]),
+        ],
+    }
+}
+
+/// Reports how a connection ended: a refusal to the sentinel (it logs it
+/// once), anything else at debug level.
+fn report_end(srv: &Weak<RefCell<Server>>, t: &Target, what: &str, res: Result<(), LinkError>) {
+    match res {
+        Ok(()) => {}
+        Err(LinkError::Refused(why)) => {
+            if let Some(srv) = srv.upgrade() {
+                srv.borrow_mut()
+                    .sentinel_link_refused(&t.master, &t.who, &why);
             }
-            let mut buf = Vec::new();
+        }
+        Err(LinkError::Io(e)) => {
+            tracing::debug!("sentinel {what} to {}:{} ended: {e}", t.ip, t.port)
+        }
+    }
+}
+
+/// Opens a command connection to an instance of a monitored master.
+pub fn open(srv: Weak<RefCell<Server>>, t: Target) -> Option<LinkHandle> {
+    srv.upgrade()?;
+    let id = next_id();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Req>();
+    let info_pending = Rc::new(Cell::new(false));
+    let local_ip = Rc::new(RefCell::new(String::new()));
+    let (pending, local) = (info_pending.clone(), local_ip.clone());
+    let task = tokio::task::spawn_local(async move {
+        let res: Result<(), LinkError> = async {
+            let (mut s, mut buf) = connect(&t, "cmd").await?;
+            if let Ok(a) = s.local_addr() {
+                *local.borrow_mut() = a.ip().to_string();
+            }
             while let Some(req) = rx.recv().await {
-                let port_s;
-                let epoch_s;
-                let argvs: Vec<Vec<&[u8]>> = match &req {
-                    Req::Ping => vec![vec![b"PING"]],
-                    Req::Info => vec![vec![b"INFO"]],
-                    Req::Publish(h) => {
-                        vec![vec![b"PUBLISH", HELLO_CHANNEL.as_bytes(), h.as_bytes()]]
-                    }
-                    Req::IsMasterDown {
-                        ip,
-                        port,
-                        epoch,
-                        runid,
-                    } => {
-                        port_s = port.to_string();
-                        epoch_s = epoch.to_string();
-                        vec![vec![
-                            b"SENTINEL",
-                            b"is-master-down-by-addr",
-                            ip.as_bytes(),
-                            port_s.as_bytes(),
-                            epoch_s.as_bytes(),
-                            runid.as_bytes(),
-                        ]]
-                    }
-                    Req::Promote => {
-                        vec![vec![b"SLAVEOF", b"NO", b"ONE"], vec![b"CONFIG", b"REWRITE"]]
-                    }
-                    Req::ReplicaOf(h, p) => {
-                        port_s = p.to_string();
-                        vec![
-                            vec![b"SLAVEOF", h.as_bytes(), port_s.as_bytes()],
-                            vec![b"CONFIG", b"REWRITE"],
-                        ]
-                    }
-                };
                 let mut first = None;
-                for argv in &argvs {
-                    let r = roundtrip(&mut s, argv, &mut buf).await?;
+                for argv in request_argv(&req) {
+                    let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+                    let r = roundtrip(&mut s, &argv, &mut buf).await?;
                     first.get_or_insert(r);
                 }
                 if matches!(req, Req::Info) {
-                    info_pending.set(false);
+                    pending.set(false);
                 }
                 let Some(srv) = srv.upgrade() else {
                     return Ok(());
                 };
                 let now = crate::util::time::now_ms();
                 if let Some(r) = first {
-                    srv.borrow_mut().sentinel_reply(&name, &who, &req, &r, now);
+                    srv.borrow_mut()
+                        .sentinel_reply(&t.master, &t.who, &req, &r, now);
+                    // A connection that is not (or no longer) logged in is
+                    // closed: the next one reads the credentials anew.
+                    if let Reply::Error(e) = &r {
+                        if is_auth_error(e) {
+                            return Err(LinkError::Refused(e.clone()));
+                        }
+                    }
                 }
             }
             Ok(())
         }
         .await;
-        if let Err(e) = res {
-            tracing::debug!("sentinel link to {ip}:{port} closed: {e}");
-        }
-        info_pending.set(false);
+        report_end(&srv, &t, "link", res);
+        pending.set(false);
         if let Some(srv) = srv.upgrade() {
-            srv.borrow_mut().sentinel_link_closed(&name, &who, id);
+            srv.borrow_mut().sentinel_link_closed(&t.master, &t.who, id);
         }
     });
-    Some(handle)
+    Some(LinkHandle {
+        id,
+        tx,
+        info_pending,
+        local_ip,
+        task: Rc::new(TaskGuard(task.abort_handle())),
+    })
 }
 
-/// Subscribes to the hello channel of a monitored server.
-pub fn subscribe(
-    srv: Weak<RefCell<Server>>,
-    name: &str,
-    who: Who,
-    ip: &str,
-    port: u16,
-    auth: (Option<String>, Option<String>),
-) {
-    let (name, ip) = (name.to_string(), ip.to_string());
-    tokio::task::spawn_local(async move {
-        let res: Result<(), String> = async {
-            let mut s = connect(&ip, port, &auth).await?;
-            let mut buf = Vec::new();
-            roundtrip(&mut s, &[b"SUBSCRIBE", HELLO_CHANNEL.as_bytes()], &mut buf).await?;
+/// Subscribes to the hello channel of a monitored server. A refused or
+/// failed subscription ends, and the timer starts another no sooner than
+/// a second later.
+pub fn subscribe(srv: Weak<RefCell<Server>>, t: Target) -> SubHandle {
+    let id = next_id();
+    let task = tokio::task::spawn_local(async move {
+        let res: Result<(), LinkError> = async {
+            let (mut s, mut buf) = connect(&t, "pubsub").await?;
+            match roundtrip(&mut s, &[b"SUBSCRIBE", HELLO_CHANNEL.as_bytes()], &mut buf).await? {
+                Reply::Array(Some(a)) if a.first().is_some_and(|k| k.text() == "subscribe") => {}
+                Reply::Error(e) => return Err(LinkError::Refused(format!("SUBSCRIBE: {e}"))),
+                r => {
+                    return Err(LinkError::Io(format!(
+                        "unexpected reply to SUBSCRIBE: {r:?}"
+                    )))
+                }
+            }
             loop {
                 let r = read_reply(&mut s, &mut buf).await;
                 let r = match r {
@@ -268,15 +382,18 @@ pub fn subscribe(
             }
         }
         .await;
-        if let Err(e) = res {
-            tracing::debug!("sentinel hello subscription to {ip}:{port} ended: {e}");
-        }
+        report_end(&srv, &t, "hello subscription", res);
         // Retry no faster than once a second.
         tokio::time::sleep(Duration::from_secs(1)).await;
         if let Some(srv) = srv.upgrade() {
-            srv.borrow_mut().sentinel_unsubscribed(&name, &who);
+            srv.borrow_mut()
+                .sentinel_unsubscribed(&t.master, &t.who, id);
         }
     });
+    SubHandle {
+        id,
+        task: Rc::new(TaskGuard(task.abort_handle())),
+    }
 }
 
 /// Runs a notification or reconfiguration script with `args`, at most

@@ -135,8 +135,14 @@ pub struct Inst {
     pub reconf_sent_ms: i64,
     /// The command connection, when open.
     pub link: Option<link::LinkHandle>,
-    /// The hello subscription task runs.
-    pub subscribed: bool,
+    /// The hello subscription, while its task runs.
+    pub hello_sub: Option<link::SubHandle>,
+    /// When a command connection was last opened: at most one a PING
+    /// period (Redis: last_reconn_time).
+    pub link_tried_ms: i64,
+    /// Why it last refused our connection, logged once until it accepts
+    /// one again.
+    pub refused: Option<String>,
 }
 
 impl Inst {
@@ -156,8 +162,23 @@ impl Inst {
             reconf: Reconf::None,
             reconf_sent_ms: 0,
             link: None,
-            subscribed: false,
+            hello_sub: None,
+            link_tried_ms: 0,
+            refused: None,
         }
+    }
+
+    /// Closes its command connection and hello subscription; the timer
+    /// opens new ones with the current credentials at its next run.
+    fn drop_links(&mut self) {
+        if let Some(l) = self.link.take() {
+            l.close();
+        }
+        if let Some(h) = self.hello_sub.take() {
+            h.close();
+        }
+        self.link_tried_ms = 0;
+        self.ping_pending_ms = 0;
     }
 
     /// `ip:port`.
@@ -189,6 +210,22 @@ pub struct Peer {
     pub asked_ms: i64,
     /// The command connection.
     pub link: Option<link::LinkHandle>,
+    /// When a command connection was last opened.
+    pub link_tried_ms: i64,
+    /// Why it last refused our connection (logged once).
+    pub refused: Option<String>,
+}
+
+impl Peer {
+    /// Closes its command connection; the timer opens a new one with the
+    /// current credentials at its next run.
+    fn drop_link(&mut self) {
+        if let Some(l) = self.link.take() {
+            l.close();
+        }
+        self.link_tried_ms = 0;
+        self.ping_pending_ms = 0;
+    }
 }
 
 /// A monitored master and all that hangs on it.
@@ -225,6 +262,25 @@ impl Master {
                 ..
             }) => split_addr(k).unwrap_or((self.inst.ip.clone(), self.inst.port)),
             _ => (self.inst.ip.clone(), self.inst.port),
+        }
+    }
+
+    /// Closes the links a change of credentials concerns (Redis:
+    /// dropInstanceConnections for a master's auth-pass/auth-user,
+    /// sentinelDropConnections for sentinel-user/sentinel-pass).
+    pub fn drop_links(&mut self, which: config::Links) {
+        match which {
+            config::Links::Instances => {
+                self.inst.drop_links();
+                for r in self.replicas.values_mut() {
+                    r.drop_links();
+                }
+            }
+            config::Links::Sentinels => {
+                for p in self.sentinels.values_mut() {
+                    p.drop_link();
+                }
+            }
         }
     }
 }
@@ -353,6 +409,8 @@ fn new_peer(ip: &str, port: u16, runid: &str, now_ms: i64) -> Peer {
         leader: None,
         asked_ms: 0,
         link: None,
+        link_tried_ms: 0,
+        refused: None,
     }
 }
 
@@ -477,7 +535,8 @@ impl Server {
         self.sentinel_fix_roles(name, now_ms);
     }
 
-    /// Opens missing links and queues PING / INFO / hello.
+    /// Opens missing links (one attempt per instance a PING period) and
+    /// queues PING / INFO / hello.
     fn sentinel_send_periodic(&mut self, name: &str, now_ms: i64) {
         let srv = self.self_ref.clone();
         let myid = self.sentinel().myid.clone();
@@ -515,27 +574,24 @@ impl Server {
         for (k, r) in m.replicas.iter_mut() {
             servers.push((Who::Replica(k.clone()), r));
         }
+        let target = |who: &Who, ip: &str, port: u16, auth: &link::Credentials| link::Target {
+            master: name.to_string(),
+            who: who.clone(),
+            ip: ip.to_string(),
+            port,
+            auth: auth.clone(),
+            myid: myid.clone(),
+        };
         for (who, inst) in servers {
-            if inst.link.is_none() {
-                inst.link = link::open(
-                    srv.clone(),
-                    name,
-                    who.clone(),
-                    &inst.ip,
-                    inst.port,
-                    auth.clone(),
-                );
+            if inst.link.is_none() && now_ms - inst.link_tried_ms >= PING_PERIOD_MS {
+                inst.link_tried_ms = now_ms;
+                inst.link = link::open(srv.clone(), target(&who, &inst.ip, inst.port, &auth));
             }
-            if !inst.subscribed {
-                inst.subscribed = true;
-                link::subscribe(
+            if inst.hello_sub.is_none() {
+                inst.hello_sub = Some(link::subscribe(
                     srv.clone(),
-                    name,
-                    who.clone(),
-                    &inst.ip,
-                    inst.port,
-                    auth.clone(),
-                );
+                    target(&who, &inst.ip, inst.port, &auth),
+                ));
             }
             let Some(l) = &inst.link else { continue };
             let period = if matches!(who, Who::Replica(_)) && master_down {
@@ -560,15 +616,10 @@ impl Server {
             }
         }
         for p in m.sentinels.values_mut() {
-            if p.link.is_none() {
-                p.link = link::open(
-                    srv.clone(),
-                    name,
-                    Who::Peer(p.runid.clone()),
-                    &p.ip,
-                    p.port,
-                    peer_auth.clone(),
-                );
+            if p.link.is_none() && now_ms - p.link_tried_ms >= PING_PERIOD_MS {
+                p.link_tried_ms = now_ms;
+                let who = Who::Peer(p.runid.clone());
+                p.link = link::open(srv.clone(), target(&who, &p.ip, p.port, &peer_auth));
             }
             if let Some(l) = &p.link {
                 if p.ping_pending_ms == 0 && now_ms - p.last_ok_ping_ms >= PING_PERIOD_MS {
@@ -1175,6 +1226,9 @@ impl Server {
         reply: &proto::Reply,
         now_ms: i64,
     ) {
+        if matches!(req, link::Req::Ping) && !matches!(reply, proto::Reply::Error(_)) {
+            self.sentinel_link_accepted(name, who);
+        }
         let mut new_replicas = Vec::new();
         let mut role_events = Vec::new();
         {
@@ -1334,18 +1388,73 @@ impl Server {
     }
 
     /// A subscription ended: it is restarted by the timer.
-    pub fn sentinel_unsubscribed(&mut self, name: &str, who: &Who) {
+    pub fn sentinel_unsubscribed(&mut self, name: &str, who: &Who, id: u64) {
         let Some(m) = self.sentinel.as_mut().and_then(|s| s.masters.get_mut(name)) else {
             return;
         };
-        match who {
-            Who::Master => m.inst.subscribed = false,
-            Who::Replica(k) => {
-                if let Some(r) = m.replicas.get_mut(k) {
-                    r.subscribed = false;
-                }
+        let slot = match who {
+            Who::Master => Some(&mut m.inst.hello_sub),
+            Who::Replica(k) => m.replicas.get_mut(k).map(|r| &mut r.hello_sub),
+            Who::Peer(_) => None,
+        };
+        if let Some(slot) = slot {
+            if slot.as_ref().is_some_and(|h| h.id == id) {
+                *slot = None;
             }
-            Who::Peer(_) => {}
+        }
+    }
+
+    /// Where a link of master `name` goes, and the slot that remembers
+    /// its refusal: `(description, refused)`.
+    fn refusal_slot<'a>(
+        &'a mut self,
+        name: &str,
+        who: &Who,
+    ) -> Option<(String, &'a mut Option<String>)> {
+        let m = self.sentinel.as_mut()?.masters.get_mut(name)?;
+        Some(match who {
+            Who::Master => (
+                format!("master {name} {} {}", m.inst.ip, m.inst.port),
+                &mut m.inst.refused,
+            ),
+            Who::Replica(k) => {
+                let r = m.replicas.get_mut(k)?;
+                (
+                    format!("slave {k} {} {} @ {name}", r.ip, r.port),
+                    &mut r.refused,
+                )
+            }
+            Who::Peer(id) => {
+                let p = m.sentinels.get_mut(id)?;
+                (
+                    format!("sentinel {id} {} {} @ {name}", p.ip, p.port),
+                    &mut p.refused,
+                )
+            }
+        })
+    }
+
+    /// An instance refused a link's credentials (an error to AUTH or
+    /// SUBSCRIBE, `-NOAUTH`, `-WRONGPASS`): logged once, not at every
+    /// attempt, until it accepts one again or says something else.
+    pub fn sentinel_link_refused(&mut self, name: &str, who: &Who, why: &str) {
+        if let Some((what, refused)) = self.refusal_slot(name, who) {
+            if refused.as_deref() != Some(why) {
+                tracing::warn!(
+                    master = name,
+                    "Sentinel can't log in to {what}: {why} (check auth-pass/auth-user, or sentinel-pass/sentinel-user for sentinels)"
+                );
+                *refused = Some(why.to_string());
+            }
+        }
+    }
+
+    /// A link got a valid PING reply: a refusal logged before is over.
+    fn sentinel_link_accepted(&mut self, name: &str, who: &Who) {
+        if let Some((what, refused)) = self.refusal_slot(name, who) {
+            if refused.take().is_some() {
+                tracing::info!(master = name, "Sentinel logged in to {what} again");
+            }
         }
     }
 
@@ -1388,7 +1497,7 @@ impl Server {
                     if p.ip != h.ip || p.port != h.port {
                         p.ip = h.ip.clone();
                         p.port = h.port;
-                        p.link = None;
+                        p.drop_link();
                     }
                     false
                 }

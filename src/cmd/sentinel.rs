@@ -3,7 +3,7 @@
 
 use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
 use crate::sentinel::config::{links_reset_by, Links};
-use crate::sentinel::{FoState, Inst, Master, Peer, Sentinel};
+use crate::sentinel::{Event, Instance, Master, Peer, Sentinel, Who};
 use crate::spec;
 
 /// The sentinel family.
@@ -124,22 +124,12 @@ fn master_fields(m: &Master, now_ms: i64) -> Vec<(&'static str, String)> {
         v.push(("o-down-time", (now_ms - m.odown_since).to_string()));
     }
     if let Some(f) = &m.failover {
-        v.push(("failover-state", fo_name(f.state).into()));
+        v.push(("failover-state", f.state.as_str().into()));
     }
     v
 }
 
-fn fo_name(s: FoState) -> &'static str {
-    match s {
-        FoState::WaitStart => "wait_start",
-        FoState::SelectSlave => "select_slave",
-        FoState::SendSlaveofNoone => "send_slaveof_noone",
-        FoState::WaitPromotion => "wait_promotion",
-        FoState::ReconfSlaves => "reconf_slaves",
-    }
-}
-
-fn replica_fields(r: &Inst, m: &Master, now_ms: i64) -> Vec<(&'static str, String)> {
+fn replica_fields(r: &Instance, m: &Master, now_ms: i64) -> Vec<(&'static str, String)> {
     let mut flags = String::from("slave");
     if r.sdown_since > 0 {
         flags.push_str(",s_down");
@@ -262,6 +252,14 @@ fn arg_str(ctx: &Ctx, i: usize) -> String {
 /// SENTINEL <subcommand> [arguments]
 /// ```
 fn sentinel(ctx: &mut Ctx) -> CmdResult {
+    let res = subcommand(ctx);
+    // What the subcommand decided (events, new or closed links, a vote
+    // persisted) is carried out before the reply goes out.
+    ctx.srv.sentinel_drive();
+    res
+}
+
+fn subcommand(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms;
     let sub = arg_str(ctx, 1).to_ascii_lowercase();
     let argc = ctx.argc();
@@ -326,7 +324,8 @@ fn sentinel(ctx: &mut Ctx) -> CmdResult {
             let runid = arg_str(ctx, 5);
             let (down, leader, e) = ctx
                 .srv
-                .sentinel_is_master_down(&ip, port, epoch, &runid, now);
+                .with_sentinel(|s| s.is_master_down(&ip, port, epoch, &runid, now))
+                .unwrap_or((false, "*".into(), 0));
             ctx.client.array(3);
             ctx.client.int(down as i64);
             ctx.client.bulk(leader.as_bytes());
@@ -350,7 +349,8 @@ fn sentinel(ctx: &mut Ctx) -> CmdResult {
             {
                 return Err(RErr::lit("NOGOODSLAVE No suitable replica to promote"));
             }
-            ctx.srv.sentinel_start_failover(&name, now, true);
+            ctx.srv
+                .with_sentinel(|s| s.start_failover(&name, now, true));
             ctx.client.ok();
         }
         ("reset", 3) => {
@@ -373,8 +373,7 @@ fn sentinel(ctx: &mut Ctx) -> CmdResult {
                 s.dirty = true;
             }
             for n in &names {
-                ctx.srv
-                    .sentinel_event("+reset-master", n, &crate::sentinel::Who::Master, "");
+                s.event(Event::ResetMaster, n, &Who::Master, "");
             }
             ctx.client.int(names.len() as i64);
         }
@@ -436,20 +435,22 @@ fn sentinel(ctx: &mut Ctx) -> CmdResult {
             let m = fresh.masters.into_values().next().expect("one master");
             s.masters.insert(name.clone(), m);
             s.dirty = true;
-            ctx.srv.sentinel_event(
-                "+monitor",
+            s.event(
+                Event::Monitor,
                 &name,
-                &crate::sentinel::Who::Master,
+                &Who::Master,
                 &format!("quorum {quorum}"),
             );
             ctx.client.ok();
         }
         ("remove", 3) => {
             let name = arg_str(ctx, 2);
-            ctx.srv
-                .sentinel_event("-monitor", &name, &crate::sentinel::Who::Master, "");
             let s = sentinel_state(ctx)?;
-            s.masters.remove(&name).ok_or(NO_MASTER)?;
+            if !s.masters.contains_key(&name) {
+                return Err(NO_MASTER);
+            }
+            s.event(Event::MonitorExit, &name, &Who::Master, "");
+            s.masters.remove(&name);
             s.dirty = true;
             ctx.client.ok();
         }

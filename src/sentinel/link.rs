@@ -13,8 +13,8 @@
 //! anew. Every connection names itself `sentinel-<id>-cmd` or
 //! `-pubsub`, as Redis's sentinel does (CLIENT SETNAME).
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::cell::RefCell;
+use std::rc::Weak;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,35 +23,9 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use super::proto::{parse_reply, Reply, HELLO_CHANNEL};
-use super::Who;
+use super::{LinkId, Req, Target};
 use crate::persistence::aof::reader::encode_command;
 use crate::server::Server;
-
-/// What a command connection is asked to do.
-#[derive(Debug, Clone)]
-pub enum Req {
-    /// PING.
-    Ping,
-    /// INFO.
-    Info,
-    /// PUBLISH a hello.
-    Publish(String),
-    /// SENTINEL IS-MASTER-DOWN-BY-ADDR.
-    IsMasterDown {
-        /// The master's address.
-        ip: String,
-        /// Port.
-        port: u16,
-        /// Our current epoch.
-        epoch: u64,
-        /// Our id when asking for a vote, else `*`.
-        runid: String,
-    },
-    /// REPLICAOF NO ONE (and CONFIG REWRITE).
-    Promote,
-    /// REPLICAOF ip port (and CONFIG REWRITE).
-    ReplicaOf(String, u16),
-}
 
 /// Why a connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -78,19 +52,11 @@ pub fn is_auth_error(e: &str) -> bool {
     e.starts_with("NOAUTH") || e.starts_with("WRONGPASS")
 }
 
-/// The credentials a connection logs in with: user (None: `default`) and
-/// password (None: no AUTH).
-pub type Credentials = (Option<String>, Option<String>);
-
-/// The sentinel's handle on a command connection.
-#[derive(Debug, Clone)]
+/// The driver's handle on a command connection.
+#[derive(Debug)]
 pub struct LinkHandle {
-    /// Distinguishes it from a later connection to the same instance.
-    pub id: u64,
     tx: mpsc::UnboundedSender<Req>,
-    info_pending: Rc<Cell<bool>>,
-    local_ip: Rc<RefCell<String>>,
-    task: Rc<TaskGuard>,
+    task: TaskGuard,
 }
 
 /// A connection's task, ended when the last handle on it is dropped: an
@@ -105,12 +71,10 @@ impl Drop for TaskGuard {
     }
 }
 
-/// The sentinel's handle on a hello subscription.
-#[derive(Debug, Clone)]
+/// The driver's handle on a hello subscription.
+#[derive(Debug)]
 pub struct SubHandle {
-    /// Distinguishes it from a later subscription to the same instance.
-    pub id: u64,
-    task: Rc<TaskGuard>,
+    task: TaskGuard,
 }
 
 impl SubHandle {
@@ -130,55 +94,8 @@ impl LinkHandle {
 
     /// Queues a request.
     pub fn send(&self, r: Req) {
-        if matches!(r, Req::Info) {
-            self.info_pending.set(true);
-        }
         let _ = self.tx.send(r);
     }
-
-    /// An INFO is queued or running.
-    pub fn info_pending(&self) -> bool {
-        self.info_pending.get()
-    }
-
-    /// Our address on this connection (announced in hellos).
-    pub fn local_ip(&self) -> String {
-        let ip = self.local_ip.borrow().clone();
-        if ip.is_empty() {
-            "127.0.0.1".into()
-        } else {
-            ip
-        }
-    }
-}
-
-thread_local! {
-    static NEXT_ID: Cell<u64> = const { Cell::new(1) };
-}
-
-fn next_id() -> u64 {
-    NEXT_ID.with(|n| {
-        let v = n.get();
-        n.set(v + 1);
-        v
-    })
-}
-
-/// Who a connection is for, and how it logs in.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// The monitored master's name.
-    pub master: String,
-    /// Which of its instances.
-    pub who: Who,
-    /// Address.
-    pub ip: String,
-    /// Port.
-    pub port: u16,
-    /// AUTH with these, when there is a password.
-    pub auth: Credentials,
-    /// Our run id, for the connection's name.
-    pub myid: String,
 }
 
 /// The name a connection gives itself (Redis: sentinelSetClientName,
@@ -289,19 +206,16 @@ fn report_end(srv: &Weak<RefCell<Server>>, t: &Target, what: &str, res: Result<(
     }
 }
 
-/// Opens a command connection to an instance of a monitored master.
-pub fn open(srv: Weak<RefCell<Server>>, t: Target) -> Option<LinkHandle> {
+/// Opens command connection `id` to an instance of a monitored master.
+pub fn open(srv: Weak<RefCell<Server>>, id: LinkId, t: Target) -> Option<LinkHandle> {
     srv.upgrade()?;
-    let id = next_id();
     let (tx, mut rx) = mpsc::unbounded_channel::<Req>();
-    let info_pending = Rc::new(Cell::new(false));
-    let local_ip = Rc::new(RefCell::new(String::new()));
-    let (pending, local) = (info_pending.clone(), local_ip.clone());
     let task = tokio::task::spawn_local(async move {
         let res: Result<(), LinkError> = async {
             let (mut s, mut buf) = connect(&t, "cmd").await?;
-            if let Ok(a) = s.local_addr() {
-                *local.borrow_mut() = a.ip().to_string();
+            if let (Ok(a), Some(srv)) = (s.local_addr(), srv.upgrade()) {
+                srv.borrow_mut()
+                    .sentinel_link_up(&t.master, &t.who, id, a.ip().to_string());
             }
             while let Some(req) = rx.recv().await {
                 let mut first = None;
@@ -310,16 +224,12 @@ pub fn open(srv: Weak<RefCell<Server>>, t: Target) -> Option<LinkHandle> {
                     let r = roundtrip(&mut s, &argv, &mut buf).await?;
                     first.get_or_insert(r);
                 }
-                if matches!(req, Req::Info) {
-                    pending.set(false);
-                }
                 let Some(srv) = srv.upgrade() else {
                     return Ok(());
                 };
-                let now = crate::util::time::now_ms();
                 if let Some(r) = first {
                     srv.borrow_mut()
-                        .sentinel_reply(&t.master, &t.who, &req, &r, now);
+                        .sentinel_reply(&t.master, &t.who, id, &req, &r);
                     // A connection that is not (or no longer) logged in is
                     // closed: the next one reads the credentials anew.
                     if let Reply::Error(e) = &r {
@@ -333,25 +243,20 @@ pub fn open(srv: Weak<RefCell<Server>>, t: Target) -> Option<LinkHandle> {
         }
         .await;
         report_end(&srv, &t, "link", res);
-        pending.set(false);
         if let Some(srv) = srv.upgrade() {
             srv.borrow_mut().sentinel_link_closed(&t.master, &t.who, id);
         }
     });
     Some(LinkHandle {
-        id,
         tx,
-        info_pending,
-        local_ip,
-        task: Rc::new(TaskGuard(task.abort_handle())),
+        task: TaskGuard(task.abort_handle()),
     })
 }
 
 /// Subscribes to the hello channel of a monitored server. A refused or
 /// failed subscription ends, and the timer starts another no sooner than
 /// a second later.
-pub fn subscribe(srv: Weak<RefCell<Server>>, t: Target) -> SubHandle {
-    let id = next_id();
+pub fn subscribe(srv: Weak<RefCell<Server>>, id: LinkId, t: Target) -> SubHandle {
     let task = tokio::task::spawn_local(async move {
         let res: Result<(), LinkError> = async {
             let (mut s, mut buf) = connect(&t, "pubsub").await?;
@@ -375,8 +280,7 @@ pub fn subscribe(srv: Weak<RefCell<Server>>, t: Target) -> SubHandle {
                         let Some(srv) = srv.upgrade() else {
                             return Ok(());
                         };
-                        let now = crate::util::time::now_ms();
-                        srv.borrow_mut().sentinel_hello(&a[2].text(), now);
+                        srv.borrow_mut().sentinel_hello(&a[2].text());
                     }
                 }
             }
@@ -391,8 +295,7 @@ pub fn subscribe(srv: Weak<RefCell<Server>>, t: Target) -> SubHandle {
         }
     });
     SubHandle {
-        id,
-        task: Rc::new(TaskGuard(task.abort_handle())),
+        task: TaskGuard(task.abort_handle()),
     }
 }
 

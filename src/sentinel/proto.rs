@@ -1,6 +1,6 @@
-//! Sentinel's pure pieces (Redis: sentinel.c): the hello message, what a
-//! monitored server's INFO says, replica selection and the leader vote
-//! count. No I/O; unit-tested here.
+//! Sentinel's wire formats (Redis: sentinel.c): the hello message, what
+//! a monitored server's INFO says, and a RESP reply reader. No I/O;
+//! unit-tested here.
 
 /// The channel sentinels announce themselves on.
 pub const HELLO_CHANNEL: &str = "__sentinel__:hello";
@@ -133,75 +133,6 @@ pub fn parse_info(text: &str) -> InfoReport {
     r
 }
 
-/// A replica as replica selection sees it.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    /// Its key (ip:port).
-    pub key: String,
-    /// Subjectively down or disconnected.
-    pub down: bool,
-    /// Milliseconds since its last PING reply.
-    pub ping_age_ms: i64,
-    /// Milliseconds since its last INFO.
-    pub info_age_ms: i64,
-    /// replica-priority (0 = never promote).
-    pub priority: i64,
-    /// Replication offset.
-    pub offset: u64,
-    /// Run id.
-    pub run_id: String,
-    /// Seconds its master link has been down.
-    pub link_down_secs: i64,
-}
-
-/// Picks the replica to promote (Redis: sentinelSelectSlave): skips down,
-/// silent, priority-0 and too-stale replicas, then prefers the lowest
-/// priority, the highest offset, the lowest run id.
-pub fn select_replica(
-    cands: &[Candidate],
-    down_after_ms: i64,
-    master_down_ms: i64,
-    info_period_ms: i64,
-) -> Option<&Candidate> {
-    let max_data_age_ms = master_down_ms + down_after_ms * 10;
-    let mut ok: Vec<&Candidate> = cands
-        .iter()
-        .filter(|c| {
-            !c.down
-                && c.ping_age_ms <= 5000
-                && c.info_age_ms <= info_period_ms * 3
-                && c.priority != 0
-                && c.link_down_secs * 1000 <= max_data_age_ms
-        })
-        .collect();
-    ok.sort_by(|a, b| {
-        a.priority
-            .cmp(&b.priority)
-            .then(b.offset.cmp(&a.offset))
-            .then(a.run_id.cmp(&b.run_id))
-    });
-    ok.first().copied()
-}
-
-/// The winner of an election, if any (Redis: sentinelGetLeader): the
-/// runid with most votes, when they are at least a majority of `voters`
-/// and at least `quorum`.
-pub fn count_leader<'a>(votes: &[&'a str], voters: usize, quorum: usize) -> Option<&'a str> {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for v in votes {
-        match counts.iter_mut().find(|(r, _)| r == v) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((v, 1)),
-        }
-    }
-    // Ties go to the lexicographically first, as every sentinel decides
-    // the same way on the same votes.
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let (winner, n) = *counts.first()?;
-    let needed = (voters / 2 + 1).max(quorum);
-    (n >= needed).then_some(winner)
-}
-
 /// A RESP2 reply read from a monitored server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -324,58 +255,5 @@ mod tests {
         let r = parse_info("role:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_repl_offset:99\r\nslave_priority:10\r\n");
         assert!(!r.is_master && r.link_up);
         assert_eq!((r.master_port, r.repl_offset, r.priority), (6379, 99, 10));
-    }
-
-    fn cand(key: &str, prio: i64, off: u64, run: &str) -> Candidate {
-        Candidate {
-            key: key.into(),
-            down: false,
-            ping_age_ms: 100,
-            info_age_ms: 100,
-            priority: prio,
-            offset: off,
-            run_id: run.into(),
-            link_down_secs: 0,
-        }
-    }
-
-    #[test]
-    fn selection_order() {
-        let mut c = vec![
-            cand("a", 100, 10, "z"),
-            cand("b", 100, 20, "y"),
-            cand("c", 50, 5, "x"),
-            cand("d", 0, 99, "w"),
-        ];
-        assert_eq!(select_replica(&c, 1000, 1000, 1000).unwrap().key, "c");
-        c[2].down = true;
-        assert_eq!(select_replica(&c, 1000, 1000, 1000).unwrap().key, "b");
-        c[1].offset = 10;
-        assert_eq!(
-            select_replica(&c, 1000, 1000, 1000).unwrap().key,
-            "b",
-            "same offset: lowest run id"
-        );
-        c[1].ping_age_ms = 6000;
-        assert_eq!(select_replica(&c, 1000, 1000, 1000).unwrap().key, "a");
-        c[0].link_down_secs = 100;
-        assert!(select_replica(&c, 1000, 1000, 1000).is_none());
-    }
-
-    #[test]
-    fn leader_needs_a_majority_and_the_quorum() {
-        assert_eq!(count_leader(&["a", "a", "b"], 3, 2), Some("a"));
-        assert_eq!(count_leader(&["a", "b"], 3, 2), None);
-        assert_eq!(
-            count_leader(&["a", "a"], 5, 2),
-            None,
-            "2 of 5 is no majority"
-        );
-        assert_eq!(
-            count_leader(&["a", "a", "a"], 5, 4),
-            None,
-            "below the quorum"
-        );
-        assert_eq!(count_leader(&[], 3, 1), None);
     }
 }

@@ -104,6 +104,8 @@ pub struct Server {
     pub loading: bool,
     /// Sentinel mode's state (`--sentinel`); None for a data server.
     pub sentinel: Option<crate::sentinel::Sentinel>,
+    /// Sentinel mode's connections, by the id the state names them with.
+    pub sentinel_links: crate::sentinel::driver::Links,
     /// This server's own handle, for tasks spawned from commands (set by
     /// the binary; empty in unit tests).
     pub self_ref: std::rc::Weak<RefCell<Server>>,
@@ -154,6 +156,7 @@ impl Server {
             repl: crate::replication::ReplState::new(),
             loading: false,
             sentinel: None,
+            sentinel_links: Default::default(),
             self_ref: std::rc::Weak::new(),
             obuf_hard_limits: hard_limits(&config),
             evict_pool: evict::EvictionPool::default(),

@@ -1184,3 +1184,107 @@ fn a_rotation_of_auth_pass_and_sentinel_pass_reopens_the_links_and_keeps_the_vot
         .iter()
         .any(|x| x.log_text().contains("+elected-leader")));
 }
+
+/// A sentinel takes hellos by PUBLISH from the other sentinels, as Redis's
+/// does (sentinelPublishCommand), and publishes its own to them as well as
+/// to the servers: a fake peer (a plain server a client listens on) hears
+/// the sentinel's hellos directly, and a hello with a newer configuration
+/// published to the sentinel switches its master.
+fn hellos_go_to_and_come_from_sentinels(redis_sentinel: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let master = server(false, &[]);
+    let mp = master.port.to_string();
+    let replica = server(false, &["--replicaof", "127.0.0.1", &mp]);
+    let peer = server(false, &[]);
+    let s = Sentinel::start(dir.path(), free_port(), "", redis_sentinel);
+    let mut sc = s.conn();
+    q(
+        &mut sc,
+        &["SENTINEL", "MONITOR", "mymaster", "127.0.0.1", &mp, "1"],
+    );
+    let myid = q(&mut sc, &["SENTINEL", "MYID"]);
+    let mut listen = peer.conn();
+    listen
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut sub = listen.as_pubsub();
+    sub.subscribe("__sentinel__:hello").unwrap();
+    let fake_id = "f".repeat(40);
+    let pp = peer.port.to_string();
+    let hello = |epoch: u64, port: &str| {
+        format!("127.0.0.1,{pp},{fake_id},{epoch},mymaster,127.0.0.1,{port},{epoch}")
+    };
+    // Only hellos.
+    let err = redis::cmd("PUBLISH")
+        .arg("other")
+        .arg("x")
+        .query::<i64>(&mut sc)
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.detail()),
+        (
+            Some("ERR"),
+            Some("Only HELLO messages are accepted by Sentinel instances.")
+        ),
+        "{err}"
+    );
+    // A hello makes its sender known...
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("__sentinel__:hello")
+        .arg(hello(0, &mp))
+        .query(&mut sc)
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(
+        wait_for(Duration::from_secs(5), || s
+            .master_field("num-other-sentinels")
+            == "1"),
+        "the peer was not learnt"
+    );
+    // ... and the sentinel publishes its hellos to it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let heard = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no hello reached the peer directly\n{}",
+            s.log_text()
+        );
+        let Ok(m) = sub.get_message() else { continue };
+        let payload: String = m.get_payload().unwrap();
+        if payload.contains(&myid) {
+            break payload;
+        }
+    };
+    let f: Vec<&str> = heard.split(',').collect();
+    assert_eq!(
+        (f[1], f[2], f[4]),
+        (&*s.port.to_string(), &*myid, "mymaster")
+    );
+    assert_eq!(f[6], mp, "{heard}");
+    // A newer configuration published to the sentinel switches it.
+    let rp = replica.port.to_string();
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("__sentinel__:hello")
+        .arg(hello(5, &rp))
+        .query(&mut sc)
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(
+        wait_for(Duration::from_secs(5), || s.master_port()
+            == Some(replica.port)),
+        "the newer configuration was not adopted\n{}",
+        s.log_text()
+    );
+    assert_eq!(s.master_field("config-epoch"), "5");
+    assert!(s.log_text().contains("+config-update-from"));
+}
+
+#[test]
+fn a_picket_sentinel_hears_and_sends_hellos_to_other_sentinels_directly() {
+    hellos_go_to_and_come_from_sentinels(false);
+}
+
+#[test]
+fn a_redis_sentinel_hears_and_sends_hellos_to_other_sentinels_directly() {
+    hellos_go_to_and_come_from_sentinels(true);
+}

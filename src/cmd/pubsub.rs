@@ -172,6 +172,19 @@ fn punsubscribe(ctx: &mut Ctx) -> CmdResult {
 // that belongs to the replication work, since it changes no data here.
 fn publish(ctx: &mut Ctx) -> CmdResult {
     let (ch, msg) = (ctx.arg(1), ctx.arg(2));
+    if ctx.srv.sentinel.is_some() {
+        // A sentinel takes hellos from the others by PUBLISH and nothing
+        // else (Redis: sentinelPublishCommand).
+        if ch != crate::sentinel::proto::HELLO_CHANNEL.as_bytes() {
+            return Err(RErr::lit(
+                "ERR Only HELLO messages are accepted by Sentinel instances.",
+            ));
+        }
+        let payload = String::from_utf8_lossy(msg).into_owned();
+        ctx.srv.sentinel_hello(&payload);
+        ctx.client.int(1);
+        return Ok(());
+    }
     let n = ctx.srv.pubsub_publish(ctx.client, ch, msg);
     ctx.client.int(n);
     Ok(())

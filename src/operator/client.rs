@@ -1,91 +1,55 @@
-//! A small RESP client for the operator's questions to data pods and
-//! sentinels (ROLE, INFO, SENTINEL ..., REPLICAOF, CLIENT KILL): one
-//! connection per call, every step bounded by a timeout. Reuses the
-//! sentinel's reply parser and the AOF's command encoder.
+//! The operator's questions to data pods and sentinels (ROLE, INFO,
+//! SENTINEL ..., REPLICAOF, CLIENT KILL): one connection per call over
+//! the shared RESP client ([`crate::resp::client`]), every step bounded
+//! by [`TIMEOUT`], and helpers to read the replies.
 
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-use crate::persistence::aof::reader::encode_command;
-use crate::sentinel::proto::parse_reply;
-pub use crate::sentinel::proto::Reply;
+pub use crate::resp::client::{ClientError, Reply};
 
 /// How long one connect or reply may take.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A connection, authenticated when a password is given.
-pub struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
+/// A connection, authenticated as `default` when a password is given.
+pub struct Conn(crate::resp::client::Conn);
 
 impl Conn {
     /// Connects to `addr` (`host:port`) and sends AUTH when `password`.
-    pub async fn open(addr: &str, password: Option<&str>) -> Result<Conn, String> {
-        let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(addr))
+    pub async fn open(addr: &str, password: Option<&str>) -> Result<Conn, ClientError> {
+        crate::resp::client::Conn::open(addr, (None, password), TIMEOUT)
             .await
-            .map_err(|_| format!("{addr}: connect timeout"))?
-            .map_err(|e| format!("{addr}: {e}"))?;
-        let _ = stream.set_nodelay(true);
-        let mut c = Conn {
-            stream,
-            buf: Vec::new(),
-        };
-        if let Some(p) = password {
-            if let Reply::Error(e) = c.call(&["AUTH", p]).await? {
-                return Err(format!("{addr}: AUTH: {e}"));
-            }
-        }
-        Ok(c)
+            .map(Conn)
     }
+}
 
-    /// Sends one command and reads its reply (an error reply is a reply).
-    pub async fn call(&mut self, args: &[&str]) -> Result<Reply, String> {
-        self.send(args).await?;
-        self.read().await
+impl Deref for Conn {
+    type Target = crate::resp::client::Conn;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
+}
 
-    /// Sends one command without reading (its reply comes in order with
-    /// a subscription's messages).
-    pub async fn send(&mut self, args: &[&str]) -> Result<(), String> {
-        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        let mut out = Vec::new();
-        encode_command(&mut out, &argv);
-        tokio::time::timeout(TIMEOUT, self.stream.write_all(&out))
-            .await
-            .map_err(|_| "write timeout".to_string())?
-            .map_err(|e| e.to_string())
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
+}
 
-    /// Reads the next reply or push (a subscription's message).
-    pub async fn read(&mut self) -> Result<Reply, String> {
-        self.read_within(TIMEOUT).await
-    }
-
-    /// Reads the next reply, waiting up to `limit`.
-    pub async fn read_within(&mut self, limit: Duration) -> Result<Reply, String> {
-        loop {
-            if let Some((r, used)) = parse_reply(&self.buf)? {
-                self.buf.drain(..used);
-                return Ok(r);
-            }
-            let mut chunk = [0u8; 16 * 1024];
-            let n = tokio::time::timeout(limit, self.stream.read(&mut chunk))
-                .await
-                .map_err(|_| "reply timeout".to_string())?
-                .map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("connection closed".into());
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
+// The operator's steps still report errors as text (issue 18 moves them
+// to typed errors step by step).
+impl From<ClientError> for String {
+    fn from(e: ClientError) -> String {
+        e.to_string()
     }
 }
 
 /// One command on a fresh connection.
-pub async fn command(addr: &str, password: Option<&str>, args: &[&str]) -> Result<Reply, String> {
+pub async fn command(
+    addr: &str,
+    password: Option<&str>,
+    args: &[&str],
+) -> Result<Reply, ClientError> {
     Conn::open(addr, password).await?.call(args).await
 }
 

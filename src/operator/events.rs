@@ -99,12 +99,12 @@ async fn subscribe(ctx: Arc<Ctx>, rc: &ReplicatedCache, ip: &str, pw: &str) -> R
             // Quiet is normal; a dead sentinel's link is found by PING,
             // whose pong arrives in order with the messages (never read
             // in their place).
-            Err(e) if e == "reply timeout" && !pinged => {
+            Err(e) if e.is_reply_timeout() && !pinged => {
                 c.send(&["PING"]).await?;
                 pinged = true;
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         pinged = false;
         let parts = client::strings(&msg);

@@ -381,7 +381,7 @@ pub fn forget_rollout(ctx: &Ctx, rc: &ReplicatedCache) {
 /// Sets `min-replicas-to-write` on the server at `addr`: [`FENCE`], or
 /// back to a setting.
 pub async fn set_fence(addr: &str, pw: Option<&str>, value: &str) -> Result<Reply, String> {
-    client::command(addr, pw, &["CONFIG", "SET", "min-replicas-to-write", value]).await
+    Ok(client::command(addr, pw, &["CONFIG", "SET", "min-replicas-to-write", value]).await?)
 }
 
 /// A planned handover from a live `master`: it is fenced (refuses
@@ -486,7 +486,11 @@ pub async fn ask_failover(
             continue;
         };
         let named = c.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", &set]).await;
-        if named.map(|r| client::strings(&r).first().cloned()) != Ok(Some(host.clone())) {
+        if named
+            .ok()
+            .and_then(|r| client::strings(&r).first().cloned())
+            != Some(host.clone())
+        {
             return None;
         }
         match c.call(&["SENTINEL", "FAILOVER", &set]).await {

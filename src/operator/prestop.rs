@@ -51,14 +51,14 @@ async fn steps(
     let deadline = Instant::now() + limit;
     let role = client::command(local, pw, &["ROLE"]).await;
     let role = role.map(|r| client::strings(&r).first().cloned());
-    if role != Ok(Some("master".into())) {
+    if !matches!(&role, Ok(Some(r)) if r == "master") {
         return format!("not a master ({role:?}): nothing to hand over");
     }
     let mut s = match client::Conn::open(sentinel, pw).await {
         Ok(s) => s,
         Err(e) => return format!("no sentinel to hand over with: {e}"),
     };
-    let named = |r: Result<Reply, String>| -> Option<String> {
+    let named = |r: Result<Reply, client::ClientError>| -> Option<String> {
         let host = client::strings(&r.ok()?).first().cloned()?;
         Some(super::decide::pod_of_host(&host).to_string())
     };
@@ -72,7 +72,9 @@ async fn steps(
         .and_then(|r| client::strings(&r).get(1).cloned());
     let _ = set_fence(local, pw, FENCE).await;
     let asked = if all_replicas_caught_up(local, pw.unwrap_or_default()).await {
-        s.call(&["SENTINEL", "FAILOVER", set]).await
+        s.call(&["SENTINEL", "FAILOVER", set])
+            .await
+            .map_err(|e| e.to_string())
     } else {
         Err("a replica did not reach the master's offset".into())
     };

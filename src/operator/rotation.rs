@@ -183,7 +183,7 @@ async fn open_any(addr: &str, passwords: &[&str]) -> Result<client::Conn, String
     for p in passwords {
         match client::Conn::open(addr, Some(p)).await {
             Ok(c) => return Ok(c),
-            Err(e) => last = e,
+            Err(e) => last = e.to_string(),
         }
     }
     Err(last)

@@ -26,7 +26,7 @@ use std::rc::Rc;
 
 use tokio::sync::Notify;
 
-use crate::persistence::aof::reader::encode_command;
+use crate::resp::client::encode_command;
 use crate::server::Server;
 use backlog::Backlog;
 

@@ -217,7 +217,7 @@ impl Conn {
     async fn send(&mut self, argv: &[&str]) -> Result<(), String> {
         let mut out = Vec::new();
         let v: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
-        crate::persistence::aof::reader::encode_command(&mut out, &v);
+        crate::resp::client::encode_command(&mut out, &v);
         tokio::time::timeout(self.timeout, self.stream.write_all(&out))
             .await
             .map_err(|_| "Timeout writing to MASTER".to_string())?
@@ -564,10 +564,7 @@ async fn stream_from_master(srv: &Rc<RefCell<Server>>, epoch: u64, conn: Conn) -
 
 async fn write_ack(stream: &mut TcpStream, off: &str, timeout: Duration) -> LinkResult {
     let mut out = Vec::new();
-    crate::persistence::aof::reader::encode_command(
-        &mut out,
-        &[b"REPLCONF", b"ACK", off.as_bytes()],
-    );
+    crate::resp::client::encode_command(&mut out, &[b"REPLCONF", b"ACK", off.as_bytes()]);
     tokio::time::timeout(timeout, stream.write_all(&out))
         .await
         .map_err(|_| "Timeout writing to MASTER".to_string())?

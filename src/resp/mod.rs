@@ -4,6 +4,7 @@
 //! commands) and nothing else: no sockets, no server state. The connection
 //! driver (`net::connection`) feeds it bytes and writes what it produces.
 
+pub mod client;
 pub mod decode;
 pub mod encode;
 

@@ -11,8 +11,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::link::{self, LinkHandle, SubHandle};
-use super::proto::Reply;
 use super::{Action, LinkId, Req, Sentinel, Who};
+use crate::resp::client::Reply;
 use crate::server::Server;
 
 /// The open connections.

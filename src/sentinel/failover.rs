@@ -364,6 +364,9 @@ impl Sentinel {
                 for r in m.replicas.values_mut() {
                     r.hello_ms = 0;
                 }
+                for p in m.sentinels.values_mut() {
+                    p.pub_ms = 0;
+                }
             }
         } else if now_ms - fo.state_change_ms > timeout {
             self.abort_failover(name, Event::AbortSlaveTimeout);

@@ -141,6 +141,9 @@ pub struct Peer {
     pub runid: String,
     /// Last hello heard from it.
     pub hello_ms: i64,
+    /// Last hello published to it (Redis: last_pub_time; sentinels
+    /// take hellos by PUBLISH too).
+    pub pub_ms: i64,
     /// Last valid PING reply.
     pub last_ok_ping_ms: i64,
     /// PING sent, not answered.
@@ -167,6 +170,7 @@ impl Peer {
             port,
             runid: runid.to_string(),
             hello_ms: now_ms,
+            pub_ms: 0,
             last_ok_ping_ms: now_ms,
             ping_pending_ms: 0,
             master_down_ms: 0,

@@ -17,15 +17,18 @@ use std::cell::RefCell;
 use std::rc::Weak;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use super::proto::{parse_reply, Reply, HELLO_CHANNEL};
+use super::proto::HELLO_CHANNEL;
 use super::{LinkId, Req, Target};
-use crate::persistence::aof::reader::encode_command;
+use crate::resp::client::{ClientError, Conn, Reply};
 use crate::server::Server;
+
+/// How long connecting and logging in may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a reply may take once connected.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +42,9 @@ pub enum LinkError {
     Refused(String),
 }
 
-impl From<String> for LinkError {
-    fn from(e: String) -> Self {
-        LinkError::Io(e)
+impl From<ClientError> for LinkError {
+    fn from(e: ClientError) -> Self {
+        LinkError::Io(e.to_string())
     }
 }
 
@@ -105,58 +108,27 @@ fn client_name(myid: &str, kind: &str) -> String {
     format!("sentinel-{short}-{kind}")
 }
 
-/// Connects, authenticates when the target has a password, names the
-/// connection `kind`, and returns the stream and the read buffer.
-async fn connect(t: &Target, kind: &str) -> Result<(TcpStream, Vec<u8>), LinkError> {
+/// Connects, authenticates when the target has a password and names the
+/// connection `kind`.
+async fn connect(t: &Target, kind: &str) -> Result<Conn, LinkError> {
     let addr = format!("{}:{}", t.ip, t.port);
-    let mut s = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&addr))
-        .await
-        .map_err(|_| format!("timeout connecting to {addr}"))?
-        .map_err(|e| format!("{addr}: {e}"))?;
-    let _ = s.set_nodelay(true);
-    let mut buf = Vec::new();
-    if let (user, Some(pass)) = &t.auth {
-        let mut argv: Vec<&[u8]> = vec![b"AUTH"];
-        if let Some(u) = user {
-            argv.push(u.as_bytes());
+    let auth = (t.auth.0.as_deref(), t.auth.1.as_deref());
+    let mut c = match Conn::open(&addr, auth, CONNECT_TIMEOUT).await {
+        Ok(c) => c,
+        Err(ClientError::Auth { reply, .. }) => {
+            return Err(LinkError::Refused(format!("AUTH: {reply}")))
         }
-        argv.push(pass.as_bytes());
-        if let Reply::Error(e) = roundtrip(&mut s, &argv, &mut buf).await? {
-            return Err(LinkError::Refused(format!("AUTH: {e}")));
-        }
-    }
+        Err(e) => return Err(e.into()),
+    };
     let name = client_name(&t.myid, kind);
     // Its reply is otherwise ignored, as Redis does (CLIENT may be
     // renamed or refused), but it tells at once that a password is due.
-    match roundtrip(&mut s, &[b"CLIENT", b"SETNAME", name.as_bytes()], &mut buf).await? {
+    match c.call(&["CLIENT", "SETNAME", &name]).await? {
         Reply::Error(e) if is_auth_error(&e) => Err(LinkError::Refused(e)),
-        _ => Ok((s, buf)),
-    }
-}
-
-/// Sends one command and reads its reply.
-async fn roundtrip(s: &mut TcpStream, argv: &[&[u8]], buf: &mut Vec<u8>) -> Result<Reply, String> {
-    let mut out = Vec::new();
-    encode_command(&mut out, argv);
-    s.write_all(&out).await.map_err(|e| e.to_string())?;
-    read_reply(s, buf).await
-}
-
-async fn read_reply(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Reply, String> {
-    loop {
-        if let Some((r, used)) = parse_reply(buf)? {
-            buf.drain(..used);
-            return Ok(r);
+        _ => {
+            c.set_timeout(REPLY_TIMEOUT);
+            Ok(c)
         }
-        let mut chunk = [0u8; 16 * 1024];
-        let n = tokio::time::timeout(Duration::from_secs(30), s.read(&mut chunk))
-            .await
-            .map_err(|_| "reply timeout".to_string())?
-            .map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("connection closed".into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -212,16 +184,15 @@ pub fn open(srv: Weak<RefCell<Server>>, id: LinkId, t: Target) -> Option<LinkHan
     let (tx, mut rx) = mpsc::unbounded_channel::<Req>();
     let task = tokio::task::spawn_local(async move {
         let res: Result<(), LinkError> = async {
-            let (mut s, mut buf) = connect(&t, "cmd").await?;
-            if let (Ok(a), Some(srv)) = (s.local_addr(), srv.upgrade()) {
-                srv.borrow_mut()
-                    .sentinel_link_up(&t.master, &t.who, id, a.ip().to_string());
+            let mut c = connect(&t, "cmd").await?;
+            if let (Some(ip), Some(srv)) = (c.local_ip(), srv.upgrade()) {
+                srv.borrow_mut().sentinel_link_up(&t.master, &t.who, id, ip);
             }
             while let Some(req) = rx.recv().await {
                 let mut first = None;
                 for argv in request_argv(&req) {
                     let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-                    let r = roundtrip(&mut s, &argv, &mut buf).await?;
+                    let r = c.call_bytes(&argv).await?;
                     first.get_or_insert(r);
                 }
                 let Some(srv) = srv.upgrade() else {
@@ -259,8 +230,8 @@ pub fn open(srv: Weak<RefCell<Server>>, id: LinkId, t: Target) -> Option<LinkHan
 pub fn subscribe(srv: Weak<RefCell<Server>>, id: LinkId, t: Target) -> SubHandle {
     let task = tokio::task::spawn_local(async move {
         let res: Result<(), LinkError> = async {
-            let (mut s, mut buf) = connect(&t, "pubsub").await?;
-            match roundtrip(&mut s, &[b"SUBSCRIBE", HELLO_CHANNEL.as_bytes()], &mut buf).await? {
+            let mut c = connect(&t, "pubsub").await?;
+            match c.call(&["SUBSCRIBE", HELLO_CHANNEL]).await? {
                 Reply::Array(Some(a)) if a.first().is_some_and(|k| k.text() == "subscribe") => {}
                 Reply::Error(e) => return Err(LinkError::Refused(format!("SUBSCRIBE: {e}"))),
                 r => {
@@ -270,9 +241,8 @@ pub fn subscribe(srv: Weak<RefCell<Server>>, id: LinkId, t: Target) -> SubHandle
                 }
             }
             loop {
-                let r = read_reply(&mut s, &mut buf).await;
-                let r = match r {
-                    Err(e) if e == "reply timeout" => continue,
+                let r = match c.read().await {
+                    Err(e) if e.is_reply_timeout() => continue,
                     r => r?,
                 };
                 if let Reply::Array(Some(a)) = r {

@@ -7,11 +7,30 @@
 //! [`Action::Connect`] and forgets it by dropping its [`LinkState`]; the
 //! driver reports back what happened to it.
 
-use super::proto::{self, Reply};
+use super::proto;
 use super::{
     Action, Credentials, Event, Instance, LinkId, LinkState, Req, Sentinel, Target, Who,
     HELLO_PERIOD_MS, INFO_PERIOD_MS, PING_PERIOD_MS,
 };
+use crate::resp::client::Reply;
+
+/// Our hello (Redis: sentinelSendHello): `ip,port,myid,current_epoch,`
+/// then the master's `name,ip,port,config_epoch` (`tail`). The address is
+/// announce-ip, else ours on the connection it goes out on.
+fn hello(
+    announce_ip: &Option<String>,
+    link: &LinkState,
+    port: u16,
+    myid: &str,
+    epoch: u64,
+    tail: &str,
+) -> String {
+    let ip = announce_ip
+        .clone()
+        .or_else(|| link.local_ip.clone())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    format!("{ip},{port},{myid},{epoch},{tail}")
+}
 
 impl Sentinel {
     /// Queues `req` on connection `id` of `who`; an INFO is remembered as
@@ -107,11 +126,7 @@ impl Sentinel {
             }
             if now_ms - inst.hello_ms >= HELLO_PERIOD_MS {
                 inst.hello_ms = now_ms;
-                let ip = announce_ip
-                    .clone()
-                    .or_else(|| l.local_ip.clone())
-                    .unwrap_or_else(|| "127.0.0.1".into());
-                let hello = format!("{ip},{announce_port},{myid},{epoch},{hello_tail}");
+                let hello = hello(&announce_ip, l, announce_port, &myid, epoch, &hello_tail);
                 out.push(Action::Send {
                     id: l.id,
                     req: Req::Publish(hello),
@@ -133,6 +148,18 @@ impl Sentinel {
                     out.push(Action::Send {
                         id: l.id,
                         req: Req::Ping,
+                    });
+                }
+                // Hellos go to the other sentinels directly as well (Redis:
+                // "PUBLISH hello messages to all the three kinds of
+                // instances"): one that knows no live server still learns
+                // a new configuration.
+                if now_ms - p.pub_ms >= HELLO_PERIOD_MS {
+                    p.pub_ms = now_ms;
+                    let hello = hello(&announce_ip, l, announce_port, &myid, epoch, &hello_tail);
+                    out.push(Action::Send {
+                        id: l.id,
+                        req: Req::Publish(hello),
                     });
                 }
             }

@@ -1,6 +1,6 @@
-//! Sentinel's wire formats (Redis: sentinel.c): the hello message, what
-//! a monitored server's INFO says, and a RESP reply reader. No I/O;
-//! unit-tested here.
+//! Sentinel's wire formats (Redis: sentinel.c): the hello message and
+//! what a monitored server's INFO says. No I/O; unit-tested here. Replies
+//! are read by [`crate::resp::client`].
 
 /// The channel sentinels announce themselves on.
 pub const HELLO_CHANNEL: &str = "__sentinel__:hello";
@@ -133,104 +133,9 @@ pub fn parse_info(text: &str) -> InfoReport {
     r
 }
 
-/// A RESP2 reply read from a monitored server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// `+...`
-    Status(String),
-    /// `-...`
-    Error(String),
-    /// `:n`
-    Int(i64),
-    /// `$n ...` (None for `$-1`).
-    Bulk(Option<Vec<u8>>),
-    /// `*n ...` (None for `*-1`).
-    Array(Option<Vec<Reply>>),
-}
-
-impl Reply {
-    /// The text of a status, error or bulk reply.
-    pub fn text(&self) -> String {
-        match self {
-            Reply::Status(s) | Reply::Error(s) => s.clone(),
-            Reply::Bulk(Some(b)) => String::from_utf8_lossy(b).into_owned(),
-            Reply::Int(n) => n.to_string(),
-            _ => String::new(),
-        }
-    }
-}
-
-/// Parses one reply from the front of `buf`: `Ok(None)` when more bytes
-/// are needed, else the reply and the bytes it used.
-pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, String> {
-    let Some(nl) = buf.windows(2).position(|w| w == b"\r\n") else {
-        return Ok(None);
-    };
-    let line = std::str::from_utf8(&buf[1..nl]).map_err(|_| "reply is not UTF-8".to_string())?;
-    let after = nl + 2;
-    let int = |s: &str| s.parse::<i64>().map_err(|_| format!("bad length '{s}'"));
-    match buf.first() {
-        Some(b'+') => Ok(Some((Reply::Status(line.to_string()), after))),
-        Some(b'-') => Ok(Some((Reply::Error(line.to_string()), after))),
-        Some(b':') => Ok(Some((Reply::Int(int(line)?), after))),
-        Some(b'$') => {
-            let n = int(line)?;
-            if n < 0 {
-                return Ok(Some((Reply::Bulk(None), after)));
-            }
-            let end = after + n as usize;
-            if buf.len() < end + 2 {
-                return Ok(None);
-            }
-            Ok(Some((Reply::Bulk(Some(buf[after..end].to_vec())), end + 2)))
-        }
-        Some(b'*') => {
-            let n = int(line)?;
-            if n < 0 {
-                return Ok(Some((Reply::Array(None), after)));
-            }
-            let mut pos = after;
-            let mut items = Vec::with_capacity(n.min(1024) as usize);
-            for _ in 0..n {
-                match parse_reply(&buf[pos..])? {
-                    Some((r, used)) => {
-                        items.push(r);
-                        pos += used;
-                    }
-                    None => return Ok(None),
-                }
-            }
-            Ok(Some((Reply::Array(Some(items)), pos)))
-        }
-        _ => Err("unexpected reply type".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn replies() {
-        assert_eq!(
-            parse_reply(b"+PONG\r\n").unwrap(),
-            Some((Reply::Status("PONG".into()), 7))
-        );
-        assert_eq!(parse_reply(b"$3\r\nab").unwrap(), None);
-        let (r, n) = parse_reply(b"*3\r\n:0\r\n$1\r\n*\r\n:0\r\nxx")
-            .unwrap()
-            .unwrap();
-        assert_eq!(n, 19);
-        assert_eq!(
-            r,
-            Reply::Array(Some(vec![
-                Reply::Int(0),
-                Reply::Bulk(Some(b"*".to_vec())),
-                Reply::Int(0)
-            ]))
-        );
-        assert!(parse_reply(b"?x\r\n").is_err());
-    }
 
     #[test]
     fn hello_round_trip() {

@@ -13,8 +13,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::config::SentinelConf;
-use super::proto::Reply;
 use super::{Action, Event, LinkId, Req, Sentinel, Target};
+use crate::resp::client::Reply;
 
 const STEP_MS: i64 = 100;
 /// Virtual time starts here, as a unix clock would (0 means "never" in
@@ -74,6 +74,8 @@ struct World {
     sentinels: Vec<Sentinel>,
     /// Paused (crashed) sentinels do nothing and answer nothing.
     paused: Vec<bool>,
+    /// Sentinels cut off from every data server (not from each other).
+    blind: Vec<bool>,
     servers: Vec<DataServer>,
     /// Partition group of each sentinel and server: links cross no groups.
     s_group: Vec<u8>,
@@ -146,6 +148,7 @@ impl World {
             now: T0,
             rng,
             paused: vec![false; n_sentinels],
+            blind: vec![false; n_sentinels],
             s_group: vec![0; n_sentinels],
             d_group: vec![0; servers.len()],
             sentinels,
@@ -174,7 +177,9 @@ impl World {
 
     fn reachable(&self, from: usize, end: &End) -> bool {
         match *end {
-            End::Server(i) => self.servers[i].alive && self.d_group[i] == self.s_group[from],
+            End::Server(i) => {
+                self.servers[i].alive && !self.blind[from] && self.d_group[i] == self.s_group[from]
+            }
             End::Sentinel(i) => !self.paused[i] && self.s_group[i] == self.s_group[from],
         }
     }
@@ -322,6 +327,13 @@ impl World {
                 self.servers[*i].master = Some((ip.clone(), *port));
                 self.servers[*i].link_down_since = Some(self.now);
                 ok()
+            }
+            (End::Sentinel(p), Req::Publish(hello)) => {
+                self.later(Delivery::Hello {
+                    to: *p,
+                    payload: hello.clone(),
+                });
+                Reply::Int(1)
             }
             (
                 End::Sentinel(p),
@@ -593,4 +605,23 @@ fn a_split_vote_is_retried_in_a_new_epoch_until_one_leader_wins() {
     w.paused[2] = false;
     w.run_until(150_000);
     w.converged().unwrap();
+}
+
+#[test]
+fn a_sentinel_cut_off_from_every_server_learns_the_new_master_from_the_others() {
+    // Sentinels publish hellos to each other too (Redis: to all three
+    // kinds of instances), so one that reaches no server still follows.
+    let mut w = World::new(3, 3, 2);
+    w.run_until(5000);
+    w.blind[2] = true;
+    w.servers[0].alive = false;
+    w.run_until(60_000);
+    assert_eq!(w.promotions.len(), 1, "{:?}", w.promotions);
+    let addrs: Vec<(String, u16)> = w
+        .sentinels
+        .iter()
+        .map(|s| s.masters[NAME].current_addr())
+        .collect();
+    assert_ne!(addrs[0].0, server_ip(0), "no failover");
+    assert_eq!(addrs[2], addrs[0], "{}", w.log.join("\n"));
 }

@@ -269,10 +269,13 @@ impl AofState {
         }
         if self.selected_db != Some(db) {
             let mut num = itoa::Buffer::new();
-            reader::encode_command(&mut self.buf, &[b"SELECT", num.format(db).as_bytes()]);
+            crate::resp::client::encode_command(
+                &mut self.buf,
+                &[b"SELECT", num.format(db).as_bytes()],
+            );
             self.selected_db = Some(db);
         }
-        reader::encode_command(&mut self.buf, argv);
+        crate::resp::client::encode_command(&mut self.buf, argv);
         if let Some((_, n)) = &mut self.mark {
             *n += 1;
         }
@@ -294,7 +297,7 @@ impl AofState {
         };
         if n > 1 && start <= self.buf.len() {
             self.buf.splice(start..start, MULTI.iter().copied());
-            reader::encode_command(&mut self.buf, &[b"EXEC"]);
+            crate::resp::client::encode_command(&mut self.buf, &[b"EXEC"]);
         }
     }
 

@@ -177,21 +177,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Appends `argv` as a RESP multi-bulk request (Redis: catAppendOnlyGenericCommand).
-pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    let mut num = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(num.format(argv.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in argv {
-        out.push(b'$');
-        out.extend_from_slice(num.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +194,7 @@ mod tests {
     }
 
     fn enc(cmds: &[&[&[u8]]]) -> Vec<u8> {
+        use crate::resp::client::encode_command;
         let mut v = Vec::new();
         for c in cmds {
             encode_command(&mut v, c);

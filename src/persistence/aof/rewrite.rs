@@ -6,8 +6,8 @@
 
 use std::io::{self, Write};
 
-use super::reader::encode_command;
 use crate::keyspace::{Db, Value};
+use crate::resp::client::encode_command;
 use crate::util::num::fmt_g17;
 
 /// Items per command (Redis: AOF_REWRITE_ITEMS_PER_CMD).

@@ -272,29 +272,20 @@ impl Server {
     pub fn rdb_bgsave(&mut self, now_ms: i64) -> io::Result<()> {
         self.rdb.last_bgsave_try = now_ms / 1000;
         let dirty_at_fork = self.dirty;
-        // SAFETY: fork in a process whose only thread that matters is
-        // this one; the child touches nothing but the inherited keyspace
-        // and the file system, then leaves with _exit (no destructors,
-        // no runtime shutdown).
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            for &fd in &self.rdb.listener_fds {
-                // SAFETY: closes descriptors this child inherited and never uses.
-                unsafe { libc::close(fd) };
+        let listeners = self.rdb.listener_fds.clone();
+        let forked = crate::util::fork::fork_child(&listeners, || {
+            self.snapshot(now_ms, false)
+                .write(std::process::id())
+                .is_ok()
+        });
+        let pid = match forked {
+            Ok(pid) => pid,
+            Err(e) => {
+                self.rdb.last_bgsave_ok = false;
+                tracing::warn!("Can't save in background: fork: {e}");
+                return Err(e);
             }
-            let code = match self.snapshot(now_ms, false).write(std::process::id()) {
-                Ok(()) => 0,
-                Err(_) => 1,
-            };
-            // SAFETY: ends the child without running the parent's state down.
-            unsafe { libc::_exit(code) };
-        }
-        if pid < 0 {
-            let e = io::Error::last_os_error();
-            self.rdb.last_bgsave_ok = false;
-            tracing::warn!("Can't save in background: fork: {e}");
-            return Err(e);
-        }
+        };
         tracing::info!("Background saving started by pid {pid}");
         self.rdb.child = Some(Child {
             pid,

@@ -203,33 +203,26 @@ impl Server {
         }
         let snap = self.snapshot(now_ms, false);
         let listeners = self.rdb.listener_fds.clone();
-        // SAFETY: as in `rdb_bgsave`: the child only serializes the
-        // inherited keyspace into the pipe and leaves with _exit.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            for fd in listeners {
-                // SAFETY: closes descriptors the child never uses.
-                unsafe { libc::close(fd) };
-            }
+        // The child writes the RDB into the pipe; the read end is ours.
+        let forked = crate::util::fork::fork_child(&listeners, || {
             // SAFETY: the read end is the parent's; the write end is ours.
             unsafe { libc::close(fds[0]) };
             // SAFETY: fds[1] is an open descriptor owned by nobody else here.
             let f = unsafe { std::fs::File::from_raw_fd(fds[1]) };
-            let code = match snap.write_into(std::io::BufWriter::with_capacity(1 << 16, f)) {
-                Ok(()) => 0,
-                Err(_) => 1,
-            };
-            // SAFETY: ends the child without running the parent's state down.
-            unsafe { libc::_exit(code) };
-        }
-        drop(snap);
-        // SAFETY: the write end belongs to the child now.
+            snap.write_into(std::io::BufWriter::with_capacity(1 << 16, f))
+                .is_ok()
+        });
+        // SAFETY: the write end belongs to the child now (or, when the
+        // fork failed, to nobody).
         unsafe { libc::close(fds[1]) };
-        if pid < 0 {
-            // SAFETY: closing our own read end.
-            unsafe { libc::close(fds[0]) };
-            return Err(std::io::Error::last_os_error());
-        }
+        let pid = match forked {
+            Ok(pid) => pid,
+            Err(e) => {
+                // SAFETY: closing our own read end.
+                unsafe { libc::close(fds[0]) };
+                return Err(e);
+            }
+        };
         tracing::info!(
             "Starting BGSAVE for SYNC with target: replicas sockets (pid {pid}, {} replicas)",
             targets.len()

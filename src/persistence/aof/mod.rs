@@ -564,33 +564,22 @@ impl Server {
             }
             Status::Off => {}
         }
-        let pid = {
+        let forked = {
             let snap = self.snapshot(now_ms, true);
             let listeners = self.rdb.listener_fds.clone();
-            // SAFETY: as in `rdb_bgsave`: the child only serializes the
-            // inherited keyspace and leaves with _exit.
-            let pid = unsafe { libc::fork() };
-            if pid == 0 {
-                for fd in listeners {
-                    // SAFETY: closes descriptors the child never uses.
-                    unsafe { libc::close(fd) };
-                }
+            crate::util::fork::fork_child(&listeners, || {
                 let tmp = paths.file(&format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
-                let code = match snap.write_to(&tmp, None) {
-                    Ok(()) => 0,
-                    Err(_) => 1,
-                };
-                // SAFETY: ends the child without running the parent's state down.
-                unsafe { libc::_exit(code) };
-            }
-            pid
+                snap.write_to(&tmp, None).is_ok()
+            })
         };
-        if pid < 0 {
-            let e = io::Error::last_os_error();
-            tracing::warn!("Can't rewrite append only file in background: fork: {e}");
-            self.aof_rewrite_failed(now_ms);
-            return Err(e);
-        }
+        let pid = match forked {
+            Ok(pid) => pid,
+            Err(e) => {
+                tracing::warn!("Can't rewrite append only file in background: fork: {e}");
+                self.aof_rewrite_failed(now_ms);
+                return Err(e);
+            }
+        };
         tracing::info!("Background append only file rewriting started by pid {pid}");
         self.aof.child = Some(Child {
             pid,

@@ -245,7 +245,7 @@ async fn run(
         .leader
         .store(1, std::sync::atomic::Ordering::Relaxed);
     if sentinel_events {
-        tokio::spawn(picket::operator::events::run(ctx.clone()));
+        tokio::spawn(picket::operator::switch::run(ctx.clone()));
     }
     ready.store(true, std::sync::atomic::Ordering::Relaxed);
     // One controller per watched namespace (or one for all), sharing the

@@ -3,11 +3,11 @@
 //! which is what a password rotation without downtime needs; the
 //! read-only subcommands answer as Redis 7.0 does for that user.
 
-use super::{flags::*, help_reply, CmdResult, CommandSpec, Ctx, RErr};
+use super::{flags::*, help_reply, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::spec;
 
-const ONLY_DEFAULT: RErr =
-    RErr::lit("ERR picket has only the 'default' user: users cannot be created or removed");
+const ONLY_DEFAULT: ErrorReply =
+    ErrorReply::lit("ERR picket has only the 'default' user: users cannot be created or removed");
 
 /// The ACL container and its subcommands.
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
@@ -77,7 +77,9 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
 
 fn without_sub(ctx: &mut Ctx) -> CmdResult {
     let _ = ctx;
-    Err(RErr::lit("ERR wrong number of arguments for 'acl' command"))
+    Err(ErrorReply::lit(
+        "ERR wrong number of arguments for 'acl' command",
+    ))
 }
 
 fn is_default(name: &[u8]) -> bool {
@@ -92,7 +94,10 @@ fn setuser(ctx: &mut Ctx) -> CmdResult {
         return Err(ONLY_DEFAULT);
     }
     let rules: Vec<&[u8]> = ctx.args[3..].to_vec();
-    ctx.srv.default_user.apply(&rules).map_err(RErr::new)?;
+    ctx.srv
+        .default_user
+        .apply(&rules)
+        .map_err(ErrorReply::new)?;
     tracing::info!("ACL SETUSER default: the default user's passwords or flags changed");
     ctx.client.ok();
     Ok(())
@@ -135,7 +140,7 @@ fn getuser(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn deluser(ctx: &mut Ctx) -> CmdResult {
     if ctx.args[2..].iter().any(|u| is_default(u)) {
-        return Err(RErr::lit("ERR The 'default' user cannot be removed"));
+        return Err(ErrorReply::lit("ERR The 'default' user cannot be removed"));
     }
     // No other user exists: none deleted.
     ctx.client.int(0);

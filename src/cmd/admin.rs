@@ -1,7 +1,9 @@
 //! Server commands: INFO CONFIG DBSIZE FLUSHDB FLUSHALL SHUTDOWN TIME
 //! COMMAND SLOWLOG MONITOR.
 
-use super::{errors, flags, flags::*, help_reply, CmdResult, CommandSpec, Ctx, Propagate, RErr};
+use super::{
+    errors, flags, flags::*, help_reply, CmdResult, CommandSpec, Ctx, ErrorReply, Propagate,
+};
 use crate::config::Config;
 use crate::server::ShutdownMode;
 use crate::spec;
@@ -220,7 +222,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 fn container_without_sub(ctx: &mut Ctx) -> CmdResult {
     let name = String::from_utf8_lossy(ctx.arg(0)).to_ascii_lowercase();
-    Err(RErr::new(format!(
+    Err(ErrorReply::new(format!(
         "ERR wrong number of arguments for '{name}' command"
     )))
 }
@@ -282,12 +284,12 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
     for i in (2..ctx.argc()).step_by(2) {
         let name = String::from_utf8_lossy(ctx.arg(i)).into_owned();
         let Some(d) = Config::directive(&name) else {
-            return Err(RErr::new(format!(
+            return Err(ErrorReply::new(format!(
                 "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
             )));
         };
         let fail = |why: &str| {
-            RErr::new(format!(
+            ErrorReply::new(format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
             ))
         };
@@ -317,7 +319,7 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
     let old = std::mem::replace(&mut ctx.srv.config, newcfg);
     if let Err(e) = ctx.srv.config_changed(&old) {
         ctx.srv.config = old;
-        return Err(RErr::new(e));
+        return Err(ErrorReply::new(e));
     }
     ctx.client.ok();
     Ok(())
@@ -328,7 +330,9 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
     let Some(path) = ctx.srv.config.file.clone() else {
-        return Err(RErr::lit("ERR The server is running without a config file"));
+        return Err(ErrorReply::lit(
+            "ERR The server is running without a config file",
+        ));
     };
     match crate::config::rewrite_file(&path, &ctx.srv.config) {
         Ok(()) => {
@@ -338,7 +342,7 @@ fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
         }
         Err(e) => {
             tracing::warn!(file = %path.display(), error = %e, "CONFIG REWRITE failed");
-            Err(RErr::new(format!("ERR Rewriting config file: {e}")))
+            Err(ErrorReply::new(format!("ERR Rewriting config file: {e}")))
         }
     }
 }
@@ -384,7 +388,7 @@ fn dbsize(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Parses the optional ASYNC|SYNC flag of FLUSHDB/FLUSHALL.
-fn flush_async(ctx: &Ctx) -> Result<bool, RErr> {
+fn flush_async(ctx: &Ctx) -> Result<bool, ErrorReply> {
     match ctx.argc() {
         1 => Ok(ctx.srv.config.lazyfree_lazy_user_flush),
         2 if ctx.arg_is(1, "ASYNC") => Ok(true),
@@ -453,7 +457,7 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
             force = true;
         } else if ctx.arg_is(i, "ABORT") {
             if ctx.srv.shutdown.take().is_none() {
-                return Err(RErr::lit("ERR No shutdown in progress."));
+                return Err(ErrorReply::lit("ERR No shutdown in progress."));
             }
             ctx.client.ok();
             return Ok(());
@@ -464,7 +468,7 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
     tracing::warn!(client = %ctx.client.addr, "User requested shutdown...");
     ctx.srv
         .prepare_shutdown(mode, force)
-        .map_err(|_| RErr::lit("ERR Errors trying to SHUTDOWN. Check logs."))?;
+        .map_err(|_| ErrorReply::lit("ERR Errors trying to SHUTDOWN. Check logs."))?;
     ctx.srv.shutdown = Some(mode);
     ctx.srv.shutdown_notify.notify_one();
     Ok(())
@@ -662,15 +666,15 @@ fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
         .srv
         .commands
         .lookup(sub)
-        .map_err(|_| RErr::lit("ERR Invalid command specified"))?;
+        .map_err(|_| ErrorReply::lit("ERR Invalid command specified"))?;
     if !c.arity_ok(sub.len()) {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR Invalid number of arguments specified for command",
         ));
     }
     let pos = c.key_positions(sub.len());
     if pos.is_empty() {
-        return Err(RErr::lit("ERR The command has no key arguments"));
+        return Err(ErrorReply::lit("ERR The command has no key arguments"));
     }
     ctx.client.array(pos.len());
     for p in pos {
@@ -709,7 +713,9 @@ fn slowlog_get(ctx: &mut Ctx) -> CmdResult {
     let count = if ctx.argc() == 3 {
         let n = ctx.int_arg(2)?;
         if n < -1 {
-            return Err(RErr::lit("ERR count should be greater than or equal to -1"));
+            return Err(ErrorReply::lit(
+                "ERR count should be greater than or equal to -1",
+            ));
         }
         if n == -1 {
             usize::MAX

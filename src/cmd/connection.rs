@@ -1,6 +1,6 @@
 //! Connection commands: PING ECHO QUIT SELECT AUTH HELLO RESET CLIENT.
 
-use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::resp::Proto;
 use crate::spec;
 
@@ -176,7 +176,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// In RESP2 subscriber mode the reply is `["pong", message]`, as in Redis.
 fn ping(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() > 2 {
-        return Err(RErr::new(format!(
+        return Err(ErrorReply::new(format!(
             "ERR wrong number of arguments for '{}' command",
             "ping"
         )));
@@ -226,7 +226,8 @@ fn select(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-const WRONGPASS: RErr = RErr::lit("WRONGPASS invalid username-password pair or user is disabled.");
+const WRONGPASS: ErrorReply =
+    ErrorReply::lit("WRONGPASS invalid username-password pair or user is disabled.");
 
 /// Checks credentials for the `default` user, the only user picket has.
 fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {
@@ -252,7 +253,7 @@ fn auth(ctx: &mut Ctx) -> CmdResult {
         return Err(errors::SYNTAX);
     }
     if ctx.argc() == 2 && ctx.srv.default_user.nopass {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
     }
@@ -273,13 +274,13 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     let mut proto = None;
     let mut i = 1;
     if ctx.argc() >= 2 {
-        let v = ctx
-            .int_arg(1)
-            .map_err(|_| RErr::lit("ERR Protocol version is not an integer or out of range"))?;
+        let v = ctx.int_arg(1).map_err(|_| {
+            ErrorReply::lit("ERR Protocol version is not an integer or out of range")
+        })?;
         proto = Some(match v {
             2 => Proto::Resp2,
             3 => Proto::Resp3,
-            _ => return Err(RErr::lit("NOPROTO unsupported protocol version")),
+            _ => return Err(ErrorReply::lit("NOPROTO unsupported protocol version")),
         });
         i = 2;
     }
@@ -294,7 +295,7 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
             name = Some(ctx.arg(i + 1));
             i += 2;
         } else {
-            return Err(RErr::new(format!(
+            return Err(ErrorReply::new(format!(
                 "ERR Syntax error in HELLO option '{}'",
                 String::from_utf8_lossy(ctx.arg(i))
             )));
@@ -304,7 +305,7 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
         check_auth(ctx, Some(u), p)?;
     }
     if !ctx.client.authenticated {
-        return Err(RErr::lit("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+        return Err(ErrorReply::lit("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(n) = name {
         validate_name(n)?;
@@ -370,7 +371,7 @@ fn reset(ctx: &mut Ctx) -> CmdResult {
 
 fn validate_name(n: &[u8]) -> CmdResult {
     if n.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR Client names cannot contain spaces, newlines or special characters.",
         ));
     }
@@ -432,7 +433,7 @@ fn client_list(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() >= 4 && ctx.arg_is(2, "TYPE") && ctx.argc() == 4 {
         ty = Some(ctx.arg(3));
         if type_matches(ctx.client, ctx.arg(3)).is_none() {
-            return Err(RErr::new(format!(
+            return Err(ErrorReply::new(format!(
                 "ERR Unknown client type '{}'",
                 String::from_utf8_lossy(ctx.arg(3))
             )));
@@ -444,7 +445,7 @@ fn client_list(ctx: &mut Ctx) -> CmdResult {
                 .int_arg(i)
                 .ok()
                 .filter(|x| *x > 0)
-                .ok_or(RErr::lit("ERR Invalid client ID"))?;
+                .ok_or(ErrorReply::lit("ERR Invalid client ID"))?;
             v.push(id as u64);
         }
         ids = Some(v);
@@ -519,7 +520,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
                     ctx.int_arg(i + 1)
                         .ok()
                         .filter(|x| *x > 0)
-                        .ok_or(RErr::lit("ERR client-id should be greater than 0"))?
+                        .ok_or(ErrorReply::lit("ERR client-id should be greater than 0"))?
                         as u64,
                 );
             } else if ctx.arg_is(i, "ADDR") {
@@ -528,7 +529,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
                 f_laddr = Some(v);
             } else if ctx.arg_is(i, "TYPE") {
                 if type_matches(ctx.client, v).is_none() {
-                    return Err(RErr::new(format!(
+                    return Err(ErrorReply::new(format!(
                         "ERR Unknown client type '{}'",
                         String::from_utf8_lossy(v)
                     )));
@@ -583,7 +584,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
     }
     if old_style {
         if killed == 0 {
-            return Err(RErr::lit("ERR No such client"));
+            return Err(ErrorReply::lit("ERR No such client"));
         }
         ctx.client.ok();
     } else {
@@ -610,7 +611,7 @@ fn client_no_evict(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn client_help(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() == 1 {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR wrong number of arguments for 'client' command",
         ));
     }

@@ -2,7 +2,7 @@
 //! `persistence::rdb`, the payload framing `persistence::dump`; this file
 //! only parses arguments and applies the result to the keyspace).
 
-use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::keyspace::lfu;
 use crate::keyspace::value::ValueType;
 use crate::persistence::dump::{self as payload, PayloadError};
@@ -57,14 +57,16 @@ fn restore(ctx: &mut Ctx) -> CmdResult {
         } else if ctx.arg_is(j, "idletime") && more >= 1 && freq.is_none() {
             let v = ctx.int_arg(j + 1)?;
             if v < 0 {
-                return Err(RErr::lit("ERR Invalid IDLETIME value, must be >= 0"));
+                return Err(ErrorReply::lit("ERR Invalid IDLETIME value, must be >= 0"));
             }
             idle = Some(v);
             j += 1;
         } else if ctx.arg_is(j, "freq") && more >= 1 && idle.is_none() {
             let v = ctx.int_arg(j + 1)?;
             if !(0..=255).contains(&v) {
-                return Err(RErr::lit("ERR Invalid FREQ value, must be >= 0 and <= 255"));
+                return Err(ErrorReply::lit(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
             }
             freq = Some(v);
             j += 1;
@@ -75,20 +77,22 @@ fn restore(ctx: &mut Ctx) -> CmdResult {
     }
 
     if !replace && ctx.srv.keyspace.lookup_write(db, key, now).is_some() {
-        return Err(RErr::lit("BUSYKEY Target key name already exists."));
+        return Err(ErrorReply::lit("BUSYKEY Target key name already exists."));
     }
     let mut ttl = ctx.int_arg(2)?;
     if ttl < 0 {
-        return Err(RErr::lit("ERR Invalid TTL value, must be >= 0"));
+        return Err(ErrorReply::lit("ERR Invalid TTL value, must be >= 0"));
     }
     let val = match payload::parse(ctx.arg(3)) {
         Ok(v) => v,
         Err(PayloadError::VersionOrChecksum) => {
-            return Err(RErr::lit("ERR DUMP payload version or checksum are wrong"))
+            return Err(ErrorReply::lit(
+                "ERR DUMP payload version or checksum are wrong",
+            ))
         }
         Err(PayloadError::BadData(e)) => {
             tracing::debug!(error = %e, "RESTORE payload rejected");
-            return Err(RErr::lit("ERR Bad data format"));
+            return Err(ErrorReply::lit("ERR Bad data format"));
         }
     };
 

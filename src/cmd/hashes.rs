@@ -10,7 +10,7 @@
 //! entry moves into the hole), which keeps random picks O(1) and is what the
 //! scan cursor is designed around. A hash whose last field goes is deleted.
 
-use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::cmd::{lookup_read_as, lookup_write_as};
 use crate::keyspace::value::HashValue;
 use crate::keyspace::{Keyspace, Sds, Value};
@@ -90,8 +90,8 @@ pub(crate) fn scan_indexed(len: usize, cursor: u64, count: usize) -> (std::ops::
 /// Parses a SCAN cursor like Redis's `parseScanCursorOrReply` (C `strtoul`):
 /// no leading space, an optional sign (a minus wraps, as strtoul does),
 /// digits, nothing after; the empty string is cursor 0.
-pub(crate) fn parse_scan_cursor(s: &[u8]) -> Result<u64, RErr> {
-    let invalid = RErr::lit("ERR invalid cursor");
+pub(crate) fn parse_scan_cursor(s: &[u8]) -> Result<u64, ErrorReply> {
+    let invalid = ErrorReply::lit("ERR invalid cursor");
     if s.is_empty() {
         return Ok(0);
     }
@@ -131,7 +131,10 @@ impl ScanOpts<'_> {
 /// Parses `[MATCH pattern] [COUNT count]` from argument `from` on, with
 /// Redis's errors (scanGenericCommand): a bad COUNT number is "not an
 /// integer", COUNT < 1 and anything unknown is a syntax error.
-pub(crate) fn parse_scan_opts<'a>(args: &[&'a [u8]], from: usize) -> Result<ScanOpts<'a>, RErr> {
+pub(crate) fn parse_scan_opts<'a>(
+    args: &[&'a [u8]],
+    from: usize,
+) -> Result<ScanOpts<'a>, ErrorReply> {
     let mut opts = ScanOpts {
         pattern: None,
         count: 10,
@@ -260,10 +263,10 @@ pub(crate) fn random_distinct(len: usize, count: usize) -> Vec<usize> {
 
 /// Parses the count argument of HRANDFIELD/SRANDMEMBER (Redis:
 /// getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)).
-pub(crate) fn rand_count_arg(s: &[u8]) -> Result<i64, RErr> {
+pub(crate) fn rand_count_arg(s: &[u8]) -> Result<i64, ErrorReply> {
     let n = parse_i64(s).ok_or(errors::NOT_INT)?;
     if n == i64::MIN {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
         ));
     }
@@ -282,7 +285,7 @@ fn hash_or_create<'a>(
     db: usize,
     key: &[u8],
     now: i64,
-) -> Result<&'a mut HashValue, RErr> {
+) -> Result<&'a mut HashValue, ErrorReply> {
     let obj = if ks.lookup_write(db, key, now).is_some() {
         ks.dbs[db].dict.get_mut(key)
     } else {
@@ -300,7 +303,7 @@ fn hash_or_create<'a>(
 
 /// Sets the field/value pairs from argument 2 on; returns how many fields
 /// were new.
-fn set_pairs(ctx: &mut Ctx) -> Result<usize, RErr> {
+fn set_pairs(ctx: &mut Ctx) -> Result<usize, ErrorReply> {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let h = hash_or_create(&mut ctx.srv.keyspace, db, key, now)?;
     let mut created = 0;
@@ -324,7 +327,7 @@ fn set_pairs(ctx: &mut Ctx) -> Result<usize, RErr> {
 /// ```
 fn hset(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() % 2 == 1 {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR wrong number of arguments for 'hset' command",
         ));
     }
@@ -338,7 +341,7 @@ fn hset(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn hmset(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() % 2 == 1 {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR wrong number of arguments for 'hmset' command",
         ));
     }
@@ -527,7 +530,7 @@ fn hincrby(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key, field) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.arg(2));
     let h = hash_or_create(&mut ctx.srv.keyspace, db, key, now)?;
     let cur = match h.get(field) {
-        Some(v) => parse_i64(v).ok_or(RErr::lit("ERR hash value is not an integer"))?,
+        Some(v) => parse_i64(v).ok_or(ErrorReply::lit("ERR hash value is not an integer"))?,
         None => 0,
     };
     let new = cur.checked_add(by).ok_or(errors::OVERFLOW)?;
@@ -552,17 +555,19 @@ fn hincrby(ctx: &mut Ctx) -> CmdResult {
 fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let by = ctx.float_arg(3)?;
     if !by.is_finite() {
-        return Err(RErr::lit("ERR value is NaN or Infinity"));
+        return Err(ErrorReply::lit("ERR value is NaN or Infinity"));
     }
     let (db, now, key, field) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.arg(2));
     let h = hash_or_create(&mut ctx.srv.keyspace, db, key, now)?;
     let cur = match h.get(field) {
-        Some(v) => parse_f64(v).ok_or(RErr::lit("ERR hash value is not a float"))?,
+        Some(v) => parse_f64(v).ok_or(ErrorReply::lit("ERR hash value is not a float"))?,
         None => 0.0,
     };
     let new = cur + by;
     if !new.is_finite() {
-        return Err(RErr::lit("ERR increment would produce NaN or Infinity"));
+        return Err(ErrorReply::lit(
+            "ERR increment would produce NaN or Infinity",
+        ));
     }
     let text = fmt_incr_float(new);
     let val = Sds::from_slice(text.as_bytes());
@@ -617,7 +622,7 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     }
     let withvalues = ctx.argc() == 4;
     if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-        return Err(RErr::lit("ERR value is out of range"));
+        return Err(ErrorReply::lit("ERR value is out of range"));
     }
     let Some(h) = lookup_read_as::<HashValue>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.array(0);
@@ -769,7 +774,7 @@ mod tests {
         ] {
             assert_eq!(
                 parse_scan_cursor(bad),
-                Err(RErr::lit("ERR invalid cursor")),
+                Err(ErrorReply::lit("ERR invalid cursor")),
                 "{bad:?}"
             );
         }

@@ -21,7 +21,7 @@ use expire::{expire, expireat, expiretime, persist, pexpire, pexpireat, pexpiret
 pub use object::idle_seconds;
 use object::{object_encoding, object_freq, object_help, object_idletime, object_refcount};
 
-use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::keyspace::value::ZSet;
 use crate::keyspace::{Keyspace, Obj, Sds, Value, ValueType};
 use crate::spec;
@@ -135,7 +135,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// shared.sameobjecterr
-const SAME_OBJECT: RErr = RErr::lit("ERR source and destination objects are the same");
+const SAME_OBJECT: ErrorReply = ErrorReply::lit("ERR source and destination objects are the same");
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -193,12 +193,12 @@ fn may_unblock(v: &Value) -> bool {
 /// Parses an argument the way getIntFromObjectOrReply does: a 64-bit
 /// integer that must also fit an `int`. `msg` replaces both errors when
 /// given, as in Redis.
-fn int32_arg(ctx: &Ctx, i: usize, msg: Option<RErr>) -> Result<i64, RErr> {
+fn int32_arg(ctx: &Ctx, i: usize, msg: Option<ErrorReply>) -> Result<i64, ErrorReply> {
     let Some(n) = parse_i64(ctx.arg(i)) else {
         return Err(msg.unwrap_or(errors::NOT_INT));
     };
     if i32::try_from(n).is_err() {
-        return Err(msg.unwrap_or(RErr::lit(
+        return Err(msg.unwrap_or(ErrorReply::lit(
             "ERR value is out of range, value must between -2147483648 and 2147483647",
         )));
     }
@@ -207,7 +207,7 @@ fn int32_arg(ctx: &Ctx, i: usize, msg: Option<RErr>) -> Result<i64, RErr> {
 
 /// Parses a database index for MOVE and COPY: an int, then in range
 /// ("DB index is out of range", Redis: selectDb failing).
-fn db_index_arg(ctx: &Ctx, i: usize) -> Result<usize, RErr> {
+fn db_index_arg(ctx: &Ctx, i: usize) -> Result<usize, ErrorReply> {
     let n = int32_arg(ctx, i, None)?;
     let dbs = ctx.srv.keyspace.dbs.len();
     usize::try_from(n)
@@ -350,7 +350,7 @@ pub fn parse_cursor(b: &[u8]) -> Option<u64> {
 /// COUNT keys or 10×COUNT buckets per call, then filters by pattern, type and
 /// expiry (expired keys are deleted on the way, as Redis does).
 fn scan(ctx: &mut Ctx) -> CmdResult {
-    let cursor = parse_cursor(ctx.arg(1)).ok_or(RErr::lit("ERR invalid cursor"))?;
+    let cursor = parse_cursor(ctx.arg(1)).ok_or(ErrorReply::lit("ERR invalid cursor"))?;
     let mut count: i64 = 10;
     let mut pattern: Option<&[u8]> = None;
     let mut type_name: Option<&[u8]> = None;
@@ -598,8 +598,8 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
 /// blocked on a key that now exists with a list or sorted set are woken
 /// (Redis: dbSwapDatabases and scanDatabaseForReadyKeys).
 fn swapdb(ctx: &mut Ctx) -> CmdResult {
-    let a = int32_arg(ctx, 1, Some(RErr::lit("ERR invalid first DB index")))?;
-    let b = int32_arg(ctx, 2, Some(RErr::lit("ERR invalid second DB index")))?;
+    let a = int32_arg(ctx, 1, Some(ErrorReply::lit("ERR invalid first DB index")))?;
+    let b = int32_arg(ctx, 2, Some(ErrorReply::lit("ERR invalid second DB index")))?;
     let dbs = ctx.srv.keyspace.dbs.len();
     let index = |n: i64| usize::try_from(n).ok().filter(|&n| n < dbs);
     let (Some(a), Some(b)) = (index(a), index(b)) else {

@@ -17,7 +17,7 @@
 use crate::cmd::{lookup_read_as, lookup_write_as};
 use std::collections::VecDeque;
 
-use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::keyspace::{Keyspace, Sds, Value};
 use crate::spec;
 use crate::util::num::parse_i64;
@@ -111,7 +111,7 @@ impl End {
 type List = VecDeque<Sds>;
 
 /// Parses LEFT|RIGHT (Redis: getListPositionFromObjectOrReply).
-fn end_arg(ctx: &Ctx, i: usize) -> Result<End, RErr> {
+fn end_arg(ctx: &Ctx, i: usize) -> Result<End, ErrorReply> {
     if ctx.arg_is(i, "LEFT") {
         Ok(End::Left)
     } else if ctx.arg_is(i, "RIGHT") {
@@ -262,7 +262,7 @@ fn rpop(ctx: &mut Ctx) -> CmdResult {
 
 fn pop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
     if ctx.argc() > 3 {
-        return Err(RErr::new(format!(
+        return Err(ErrorReply::new(format!(
             "ERR wrong number of arguments for '{}' command",
             String::from_utf8_lossy(ctx.arg(0)).to_ascii_lowercase()
         )));
@@ -371,7 +371,7 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
             j += 1;
             rank = ctx.int_arg(j)?;
             if rank == 0 {
-                return Err(RErr::lit(
+                return Err(ErrorReply::lit(
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
                 ));
             }
@@ -381,7 +381,7 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
                 ctx.int_arg(j)
                     .ok()
                     .filter(|n| *n >= 0)
-                    .ok_or(RErr::lit("ERR COUNT can't be negative"))?,
+                    .ok_or(ErrorReply::lit("ERR COUNT can't be negative"))?,
             );
         } else if ctx.arg_is(j, "MAXLEN") && more {
             j += 1;
@@ -389,7 +389,7 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
                 .int_arg(j)
                 .ok()
                 .filter(|n| *n >= 0)
-                .ok_or(RErr::lit("ERR MAXLEN can't be negative"))?;
+                .ok_or(ErrorReply::lit("ERR MAXLEN can't be negative"))?;
         } else {
             return Err(errors::SYNTAX);
         }
@@ -614,7 +614,7 @@ fn lmove_core(
     from: End,
     to: End,
     serving: bool,
-) -> Result<Moved, RErr> {
+) -> Result<Moved, ErrorReply> {
     let (db, now) = (ctx.client.db, ctx.now_ms);
     let ks = &mut ctx.srv.keyspace;
     match lookup_write_as::<List>(ks, db, src, now) {
@@ -676,12 +676,12 @@ fn rpoplpush(ctx: &mut Ctx) -> CmdResult {
 
 /// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` starting at
 /// `at` (Redis: lmpopGenericCommand).
-fn parse_mpop(ctx: &Ctx, at: usize) -> Result<(Vec<Sds>, End, usize), RErr> {
+fn parse_mpop(ctx: &Ctx, at: usize) -> Result<(Vec<Sds>, End, usize), ErrorReply> {
     let numkeys = ctx
         .int_arg(at)
         .ok()
         .filter(|n| *n > 0)
-        .ok_or(RErr::lit("ERR numkeys should be greater than 0"))? as usize;
+        .ok_or(ErrorReply::lit("ERR numkeys should be greater than 0"))? as usize;
     let where_at = at
         .checked_add(numkeys)
         .and_then(|x| x.checked_add(1))
@@ -701,7 +701,7 @@ fn parse_mpop(ctx: &Ctx, at: usize) -> Result<(Vec<Sds>, End, usize), RErr> {
                 ctx.int_arg(j)
                     .ok()
                     .filter(|n| *n > 0)
-                    .ok_or(RErr::lit("ERR count should be greater than 0"))?
+                    .ok_or(ErrorReply::lit("ERR count should be greater than 0"))?
                     as usize,
             );
         } else {
@@ -721,7 +721,7 @@ fn mpop_key(
     end: End,
     count: usize,
     serving: bool,
-) -> Result<bool, RErr> {
+) -> Result<bool, ErrorReply> {
     let (db, now) = (ctx.client.db, ctx.now_ms);
     let ks = &mut ctx.srv.keyspace;
     let l = match lookup_write_as::<List>(ks, db, key, now) {

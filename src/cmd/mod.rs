@@ -36,53 +36,55 @@ use crate::util::num::{parse_f64, parse_i64};
 
 /// A Redis error reply, without the leading `-`. Starts with the error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RErr(pub Cow<'static, str>);
+pub struct ErrorReply(pub Cow<'static, str>);
 
-impl RErr {
+impl ErrorReply {
     /// An error reply from owned text.
     pub fn new(s: impl Into<String>) -> Self {
-        RErr(Cow::Owned(s.into()))
+        ErrorReply(Cow::Owned(s.into()))
     }
     /// An error reply from static text.
     pub const fn lit(s: &'static str) -> Self {
-        RErr(Cow::Borrowed(s))
+        ErrorReply(Cow::Borrowed(s))
     }
     /// `ERR <msg>`.
     pub fn err(msg: impl std::fmt::Display) -> Self {
-        RErr::new(format!("ERR {msg}"))
+        ErrorReply::new(format!("ERR {msg}"))
     }
 }
 
 /// Redis's shared error replies (server.h `shared.*`), exact texts.
 pub mod errors {
-    use super::RErr;
+    use super::ErrorReply;
     /// shared.wrongtypeerr
-    pub const WRONGTYPE: RErr =
-        RErr::lit("WRONGTYPE Operation against a key holding the wrong kind of value");
+    pub const WRONGTYPE: ErrorReply =
+        ErrorReply::lit("WRONGTYPE Operation against a key holding the wrong kind of value");
     /// shared.syntaxerr
-    pub const SYNTAX: RErr = RErr::lit("ERR syntax error");
+    pub const SYNTAX: ErrorReply = ErrorReply::lit("ERR syntax error");
     /// Not an integer.
-    pub const NOT_INT: RErr = RErr::lit("ERR value is not an integer or out of range");
+    pub const NOT_INT: ErrorReply = ErrorReply::lit("ERR value is not an integer or out of range");
     /// Not a float.
-    pub const NOT_FLOAT: RErr = RErr::lit("ERR value is not a valid float");
+    pub const NOT_FLOAT: ErrorReply = ErrorReply::lit("ERR value is not a valid float");
     /// Overflow in INCR family.
-    pub const OVERFLOW: RErr = RErr::lit("ERR increment or decrement would overflow");
+    pub const OVERFLOW: ErrorReply = ErrorReply::lit("ERR increment or decrement would overflow");
     /// shared.nokeyerr
-    pub const NO_SUCH_KEY: RErr = RErr::lit("ERR no such key");
+    pub const NO_SUCH_KEY: ErrorReply = ErrorReply::lit("ERR no such key");
     /// shared.outofrangeerr
-    pub const OUT_OF_RANGE: RErr = RErr::lit("ERR index out of range");
+    pub const OUT_OF_RANGE: ErrorReply = ErrorReply::lit("ERR index out of range");
     /// SELECT/MOVE/COPY with a bad db.
-    pub const DB_RANGE: RErr = RErr::lit("ERR DB index is out of range");
+    pub const DB_RANGE: ErrorReply = ErrorReply::lit("ERR DB index is out of range");
     /// shared.noautherr
-    pub const NOAUTH: RErr = RErr::lit("NOAUTH Authentication required.");
+    pub const NOAUTH: ErrorReply = ErrorReply::lit("NOAUTH Authentication required.");
     /// shared.oomerr
-    pub const OOM: RErr = RErr::lit("OOM command not allowed when used memory > 'maxmemory'.");
+    pub const OOM: ErrorReply =
+        ErrorReply::lit("OOM command not allowed when used memory > 'maxmemory'.");
     /// Blocking timeout not a number.
-    pub const TIMEOUT_NOT_FLOAT: RErr = RErr::lit("ERR timeout is not a float or out of range");
+    pub const TIMEOUT_NOT_FLOAT: ErrorReply =
+        ErrorReply::lit("ERR timeout is not a float or out of range");
     /// Blocking timeout negative.
-    pub const TIMEOUT_NEGATIVE: RErr = RErr::lit("ERR timeout is negative");
+    pub const TIMEOUT_NEGATIVE: ErrorReply = ErrorReply::lit("ERR timeout is negative");
     /// Count must be positive.
-    pub const POSITIVE: RErr = RErr::lit("ERR value is out of range, must be positive");
+    pub const POSITIVE: ErrorReply = ErrorReply::lit("ERR value is out of range, must be positive");
 }
 
 /// A value type a command family works on, for typed lookups.
@@ -115,7 +117,7 @@ pub fn lookup_read_as<'a, T: TypedValue>(
     db: usize,
     key: &[u8],
     now: i64,
-) -> Result<Option<&'a mut T>, RErr> {
+) -> Result<Option<&'a mut T>, ErrorReply> {
     match ks.lookup_read(db, key, now) {
         None => Ok(None),
         Some(o) => T::cast(&mut o.val).map(Some).ok_or(errors::WRONGTYPE),
@@ -129,7 +131,7 @@ pub fn lookup_write_as<'a, T: TypedValue>(
     db: usize,
     key: &[u8],
     now: i64,
-) -> Result<Option<&'a mut T>, RErr> {
+) -> Result<Option<&'a mut T>, ErrorReply> {
     match ks.lookup_write(db, key, now) {
         None => Ok(None),
         Some(o) => T::cast(&mut o.val).map(Some).ok_or(errors::WRONGTYPE),
@@ -146,7 +148,7 @@ pub fn help_reply(ctx: &mut Ctx, lines: &[&str]) -> CmdResult {
 }
 
 /// What a handler returns: `Ok` after writing its reply, or the error reply.
-pub type CmdResult = Result<(), RErr>;
+pub type CmdResult = Result<(), ErrorReply>;
 
 /// A command handler.
 pub type Handler = fn(&mut Ctx) -> CmdResult;
@@ -304,11 +306,11 @@ impl<'a> Ctx<'a> {
         self.args.len()
     }
     /// Argument `i` as an integer, or "ERR value is not an integer or out of range".
-    pub fn int_arg(&self, i: usize) -> Result<i64, RErr> {
+    pub fn int_arg(&self, i: usize) -> Result<i64, ErrorReply> {
         parse_i64(self.args[i]).ok_or(errors::NOT_INT)
     }
     /// Argument `i` as a float, or "ERR value is not a valid float".
-    pub fn float_arg(&self, i: usize) -> Result<f64, RErr> {
+    pub fn float_arg(&self, i: usize) -> Result<f64, ErrorReply> {
         parse_f64(self.args[i]).ok_or(errors::NOT_FLOAT)
     }
     /// Whether argument `i` equals `s` ignoring ASCII case.
@@ -351,7 +353,7 @@ impl<'a> Ctx<'a> {
     }
     /// Parses a blocking timeout in seconds (float) into a deadline (unix
     /// ms) or `None` for 0 = forever.
-    pub fn timeout_arg(&self, i: usize) -> Result<Option<i64>, RErr> {
+    pub fn timeout_arg(&self, i: usize) -> Result<Option<i64>, ErrorReply> {
         let t = parse_f64(self.args[i]).ok_or(errors::TIMEOUT_NOT_FLOAT)?;
         // As redis-server 7.0: milliseconds are rounded up before the sign
         // check (so -0.0001 means 0, forever), and values too large for a

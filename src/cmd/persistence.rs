@@ -1,7 +1,7 @@
 //! Persistence commands: SAVE BGSAVE LASTSAVE BGREWRITEAOF (the work is
 //! in `persistence::save` and `persistence::aof`).
 
-use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::spec;
 
 /// The persistence family.
@@ -21,7 +21,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-const IN_PROGRESS: RErr = RErr::lit("ERR Background save already in progress");
+const IN_PROGRESS: ErrorReply = ErrorReply::lit("ERR Background save already in progress");
 
 /// ```text
 /// SAVE
@@ -30,7 +30,9 @@ fn save(ctx: &mut Ctx) -> CmdResult {
     if ctx.srv.rdb.child.is_some() {
         return Err(IN_PROGRESS);
     }
-    ctx.srv.rdb_save(ctx.now_ms).map_err(|_| RErr::lit("ERR"))?;
+    ctx.srv
+        .rdb_save(ctx.now_ms)
+        .map_err(|_| ErrorReply::lit("ERR"))?;
     ctx.srv.rdb.saves += 1;
     ctx.client.ok();
     Ok(())
@@ -52,7 +54,7 @@ fn bgsave(ctx: &mut Ctx) -> CmdResult {
     // A running AOF rewrite makes it wait only when asked to.
     if ctx.srv.aof.child.is_some() && !ctx.in_exec {
         if !schedule {
-            return Err(RErr::lit("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
+            return Err(ErrorReply::lit("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
         }
         ctx.srv.rdb.bgsave_scheduled = true;
         ctx.client.simple("Background saving scheduled");
@@ -65,7 +67,7 @@ fn bgsave(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.srv
         .rdb_bgsave(ctx.now_ms)
-        .map_err(|_| RErr::lit("ERR"))?;
+        .map_err(|_| ErrorReply::lit("ERR"))?;
     ctx.client.simple("Background saving started");
     Ok(())
 }
@@ -84,7 +86,7 @@ fn lastsave(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
     if ctx.srv.aof.child.is_some() {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR Background append only file rewriting already in progress",
         ));
     }
@@ -96,7 +98,7 @@ fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     ctx.srv.aof_rewrite_background(ctx.now_ms).map_err(|_| {
-        RErr::lit("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
+        ErrorReply::lit("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
     })?;
     ctx.client
         .simple("Background append only file rewriting started");

@@ -5,7 +5,7 @@
 //! `PUBSUB_CONTEXT` (the dispatcher enforces it); in RESP3 it may run
 //! anything and messages arrive as pushes between replies.
 
-use super::{flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::spec;
 
 /// The pubsub family.
@@ -176,7 +176,7 @@ fn publish(ctx: &mut Ctx) -> CmdResult {
         // A sentinel takes hellos from the others by PUBLISH and nothing
         // else (Redis: sentinelPublishCommand).
         if ch != crate::sentinel::proto::HELLO_CHANNEL.as_bytes() {
-            return Err(RErr::lit(
+            return Err(ErrorReply::lit(
                 "ERR Only HELLO messages are accepted by Sentinel instances.",
             ));
         }
@@ -195,7 +195,7 @@ fn publish(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn pubsub_channels(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() > 3 {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP.",
         ));
     }
@@ -235,7 +235,7 @@ fn pubsub_numpat(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn pubsub_help(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() == 1 {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR wrong number of arguments for 'pubsub' command",
         ));
     }

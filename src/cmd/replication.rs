@@ -1,7 +1,7 @@
 //! Replication commands: REPLICAOF/SLAVEOF, REPLCONF, PSYNC, SYNC, ROLE,
 //! WAIT (the work is in `crate::replication`).
 
-use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::replication::{LinkState, ReplConf};
 use crate::spec;
 
@@ -59,7 +59,7 @@ fn replicaof(ctx: &mut Ctx) -> CmdResult {
         .int_arg(2)
         .ok()
         .filter(|p| (0..=65535).contains(p))
-        .ok_or(RErr::lit("ERR Invalid master port"))? as u16;
+        .ok_or(ErrorReply::lit("ERR Invalid master port"))? as u16;
     if let Some(m) = &ctx.srv.repl.master {
         if m.host.eq_ignore_ascii_case(&host) && m.port == port {
             tracing::info!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
@@ -115,7 +115,7 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
             return Ok(());
         } else if ctx.arg_is(i, "rdb-only") || ctx.arg_is(i, "rdb-filter-only") {
         } else {
-            return Err(RErr::new(format!(
+            return Err(ErrorReply::new(format!(
                 "ERR Unrecognized REPLCONF option: {}",
                 String::from_utf8_lossy(ctx.arg(i))
             )));
@@ -130,7 +130,7 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&str, i64)>) -> CmdResult {
     let now = ctx.now_ms;
     ctx.srv
         .replica_sync(ctx.client, psync, now)
-        .map_err(RErr::new)
+        .map_err(ErrorReply::new)
 }
 
 /// ```text
@@ -202,7 +202,7 @@ fn role(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn wait(ctx: &mut Ctx) -> CmdResult {
     if ctx.srv.is_replica() {
-        return Err(RErr::lit("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+        return Err(ErrorReply::lit("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
     }
     let numreplicas = ctx.int_arg(1)?;
     let timeout = ctx.int_arg(2)?;

@@ -1,7 +1,7 @@
 //! The SENTINEL command (Redis: sentinelCommand), answered in sentinel
 //! mode only; the state and the work are in `crate::sentinel`.
 
-use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::sentinel::config::{links_reset_by, Links};
 use crate::sentinel::{Event, Instance, Master, Peer, Sentinel, Who};
 use crate::spec;
@@ -43,7 +43,7 @@ pub const SENTINEL_MODE_COMMANDS: &[&str] = &[
 /// its text (none before the first reply).
 type InfoCache = (i64, Option<String>);
 
-const NO_MASTER: RErr = RErr::lit("ERR No such master with that name");
+const NO_MASTER: ErrorReply = ErrorReply::lit("ERR No such master with that name");
 
 fn pairs(c: &mut crate::server::client::Client, kv: &[(&str, String)]) {
     c.map(kv.len());
@@ -237,11 +237,10 @@ fn peer_fields(p: &Peer, now_ms: i64) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn sentinel_state<'a>(ctx: &'a mut Ctx) -> Result<&'a mut Sentinel, RErr> {
-    ctx.srv
-        .sentinel
-        .as_mut()
-        .ok_or(RErr::lit("ERR This instance has sentinel support disabled"))
+fn sentinel_state<'a>(ctx: &'a mut Ctx) -> Result<&'a mut Sentinel, ErrorReply> {
+    ctx.srv.sentinel.as_mut().ok_or(ErrorReply::lit(
+        "ERR This instance has sentinel support disabled",
+    ))
 }
 
 fn arg_str(ctx: &Ctx, i: usize) -> String {
@@ -340,14 +339,16 @@ fn subcommand(ctx: &mut Ctx) -> CmdResult {
             let s = sentinel_state(ctx)?;
             let m = s.masters.get(&name).ok_or(NO_MASTER)?;
             if m.failover.is_some() {
-                return Err(RErr::lit("INPROG Failover already in progress"));
+                return Err(ErrorReply::lit("INPROG Failover already in progress"));
             }
             if !m
                 .replicas
                 .values()
                 .any(|r| r.sdown_since == 0 && r.link.is_some() && r.info.priority != 0)
             {
-                return Err(RErr::lit("NOGOODSLAVE No suitable replica to promote"));
+                return Err(ErrorReply::lit(
+                    "NOGOODSLAVE No suitable replica to promote",
+                ));
             }
             ctx.srv
                 .with_sentinel(|s| s.start_failover(&name, now, true));
@@ -389,10 +390,10 @@ fn subcommand(ctx: &mut Ctx) -> CmdResult {
             let voters = m.sentinels.len() + 1;
             let majority = voters / 2 + 1;
             if usable < m.conf.quorum {
-                return Err(RErr::new(format!("NOQUORUM {usable} usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master")));
+                return Err(ErrorReply::new(format!("NOQUORUM {usable} usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master")));
             }
             if usable < majority {
-                return Err(RErr::new(format!("NOQUORUM {usable} usable Sentinels. Not enough available Sentinels to reach the majority and authorize a failover")));
+                return Err(ErrorReply::new(format!("NOQUORUM {usable} usable Sentinels. Not enough available Sentinels to reach the majority and authorize a failover")));
             }
             ctx.client.simple(&format!(
                 "OK {usable} usable Sentinels. Quorum and failover authorization can be reached"
@@ -401,7 +402,7 @@ fn subcommand(ctx: &mut Ctx) -> CmdResult {
         ("flushconfig", 2) => {
             let s = sentinel_state(ctx)?;
             s.flush_config()
-                .map_err(|e| RErr::new(format!("ERR Failed to save config: {e}")))?;
+                .map_err(|e| ErrorReply::new(format!("ERR Failed to save config: {e}")))?;
             ctx.client.ok();
         }
         ("monitor", 6) => {
@@ -409,17 +410,19 @@ fn subcommand(ctx: &mut Ctx) -> CmdResult {
             let port = ctx.int_arg(4)?;
             let quorum = ctx.int_arg(5)?;
             if quorum <= 0 {
-                return Err(RErr::lit("ERR Quorum must be 1 or greater."));
+                return Err(ErrorReply::lit("ERR Quorum must be 1 or greater."));
             }
             if !(1..=65535).contains(&port) {
-                return Err(RErr::lit("ERR Invalid port number"));
+                return Err(ErrorReply::lit("ERR Invalid port number"));
             }
             let s = sentinel_state(ctx)?;
             if !s.conf.host_allowed(&ip) {
-                return Err(RErr::lit("ERR Invalid IP address or hostname specified"));
+                return Err(ErrorReply::lit(
+                    "ERR Invalid IP address or hostname specified",
+                ));
             }
             if s.masters.contains_key(&name) {
-                return Err(RErr::lit("ERR Duplicated master name"));
+                return Err(ErrorReply::lit("ERR Duplicated master name"));
             }
             let mut conf = s.conf.clone();
             conf.masters.clear();
@@ -430,7 +433,7 @@ fn subcommand(ctx: &mut Ctx) -> CmdResult {
                 port.to_string(),
                 quorum.to_string(),
             ])
-            .map_err(|e| RErr::new(format!("ERR {e}")))?;
+            .map_err(|e| ErrorReply::new(format!("ERR {e}")))?;
             let fresh = Sentinel::new(conf, s.config_path.clone(), now);
             let m = fresh.masters.into_values().next().expect("one master");
             s.masters.insert(name.clone(), m);
@@ -466,12 +469,12 @@ fn subcommand(ctx: &mut Ctx) -> CmdResult {
                     "notification-script" | "client-reconfig-script"
                 ) && s.conf.deny_scripts_reconfig
                 {
-                    return Err(RErr::lit("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration"));
+                    return Err(ErrorReply::lit("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration"));
                 }
                 if opt == "quorum" {
                     let q: usize = kv[1].parse().map_err(|_| errors::NOT_INT)?;
                     if q == 0 {
-                        return Err(RErr::lit("ERR Quorum must be 1 or greater."));
+                        return Err(ErrorReply::lit("ERR Quorum must be 1 or greater."));
                     }
                     m.conf.quorum = q;
                     continue;
@@ -480,7 +483,7 @@ fn subcommand(ctx: &mut Ctx) -> CmdResult {
                 tmp.masters.push(m.conf.clone());
                 tmp.apply(&[opt.clone(), name.clone(), kv[1].clone()])
                     .map_err(|_| {
-                        RErr::new(format!(
+                        ErrorReply::new(format!(
                             "ERR Invalid argument '{}' for SENTINEL SET '{opt}'",
                             kv[1]
                         ))
@@ -533,7 +536,7 @@ fn subcommand(ctx: &mut Ctx) -> CmdResult {
                 let s = sentinel_state(ctx)?;
                 s.conf
                     .apply(&[k.clone(), v])
-                    .map_err(|e| RErr::new(format!("ERR Invalid value for '{k}': {e}")))?;
+                    .map_err(|e| ErrorReply::new(format!("ERR Invalid value for '{k}': {e}")))?;
                 if let Some(which) = links_reset_by(&k) {
                     for m in s.masters.values_mut() {
                         m.drop_links(which);
@@ -594,7 +597,7 @@ fn subcommand(ctx: &mut Ctx) -> CmdResult {
                     ctx.client.bulk(b"crash-after-promotion");
                     return Ok(());
                 } else {
-                    return Err(RErr::lit("ERR Unknown failure simulation specified"));
+                    return Err(ErrorReply::lit("ERR Unknown failure simulation specified"));
                 }
             }
             if flags & ELECTION != 0 {
@@ -632,7 +635,7 @@ fn subcommand(ctx: &mut Ctx) -> CmdResult {
             );
         }
         _ => {
-            return Err(RErr::new(format!(
+            return Err(ErrorReply::new(format!(
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try SENTINEL HELP.",
                 arg_str(ctx, 1)
             )))

@@ -9,7 +9,7 @@
 //! another type, as redis-server 7.0 does.
 
 use super::hashes::{rand_count_arg, random_distinct, scan_collection};
-use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::cmd::{lookup_read_as, lookup_write_as};
 use crate::keyspace::value::{Hasher, SetValue};
 use crate::keyspace::{Keyspace, Obj, Sds, Value};
@@ -90,7 +90,7 @@ fn lookup_sets<'a>(
     db: usize,
     keys: &[&[u8]],
     now: i64,
-) -> Result<Vec<Option<&'a SetValue>>, RErr> {
+) -> Result<Vec<Option<&'a SetValue>>, ErrorReply> {
     let mut present = Vec::with_capacity(keys.len());
     for k in keys {
         match ks.lookup_read(db, k, now) {
@@ -505,9 +505,9 @@ fn sdiffstore(ctx: &mut Ctx) -> CmdResult {
 fn sintercard(ctx: &mut Ctx) -> CmdResult {
     let numkeys = parse_i64(ctx.arg(1))
         .filter(|n| *n >= 1)
-        .ok_or(RErr::lit("ERR numkeys should be greater than 0"))?;
+        .ok_or(ErrorReply::lit("ERR numkeys should be greater than 0"))?;
     if numkeys > (ctx.argc() - 2) as i64 {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR Number of keys can't be greater than number of args",
         ));
     }
@@ -518,7 +518,7 @@ fn sintercard(ctx: &mut Ctx) -> CmdResult {
         if ctx.arg_is(j, "LIMIT") && j + 1 < ctx.argc() {
             let l = parse_i64(ctx.arg(j + 1))
                 .filter(|n| *n >= 0)
-                .ok_or(RErr::lit("ERR LIMIT can't be negative"))?;
+                .ok_or(ErrorReply::lit("ERR LIMIT can't be negative"))?;
             limit = usize::try_from(l).unwrap_or(usize::MAX);
             j += 2;
         } else {

@@ -1,7 +1,7 @@
 //! String commands: GET SET SETNX SETEX PSETEX MGET MSET MSETNX GETSET GETDEL
 //! GETEX INCR DECR INCRBY DECRBY INCRBYFLOAT APPEND STRLEN GETRANGE SETRANGE.
 
-use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::keyspace::{Keyspace, Value};
 use crate::spec;
 use crate::util::num::{fmt_incr_float, parse_f64, parse_i64};
@@ -85,7 +85,7 @@ fn read_string<'a>(
     db: usize,
     key: &[u8],
     now: i64,
-) -> Result<Option<&'a Value>, RErr> {
+) -> Result<Option<&'a Value>, ErrorReply> {
     match ks.lookup_read(db, key, now) {
         None => Ok(None),
         Some(o) => match &o.val {
@@ -127,8 +127,8 @@ enum Ttl {
 }
 
 /// Parses `EX|PX|EXAT|PXAT <n>` at `i` into an absolute deadline.
-fn parse_expire(ctx: &Ctx, i: usize, cmd: &str) -> Result<i64, RErr> {
-    let invalid = || RErr::new(format!("ERR invalid expire time in '{cmd}' command"));
+fn parse_expire(ctx: &Ctx, i: usize, cmd: &str) -> Result<i64, ErrorReply> {
+    let invalid = || ErrorReply::new(format!("ERR invalid expire time in '{cmd}' command"));
     let n = ctx.int_arg(i + 1)?;
     if n <= 0 {
         return Err(invalid());
@@ -245,7 +245,7 @@ fn setnx(ctx: &mut Ctx) -> CmdResult {
 
 fn setex_generic(ctx: &mut Ctx, unit_ms: i64, name: &str) -> CmdResult {
     let n = ctx.int_arg(2)?;
-    let invalid = || RErr::new(format!("ERR invalid expire time in '{name}' command"));
+    let invalid = || ErrorReply::new(format!("ERR invalid expire time in '{name}' command"));
     if n <= 0 {
         return Err(invalid());
     }
@@ -311,7 +311,7 @@ fn set_pairs(ctx: &mut Ctx) {
 /// ```
 fn mset(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc().is_multiple_of(2) {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR wrong number of arguments for 'mset' command",
         ));
     }
@@ -325,7 +325,7 @@ fn mset(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn msetnx(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc().is_multiple_of(2) {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR wrong number of arguments for 'msetnx' command",
         ));
     }
@@ -484,7 +484,7 @@ fn incrby(ctx: &mut Ctx) -> CmdResult {
 fn decrby(ctx: &mut Ctx) -> CmdResult {
     let by = ctx.int_arg(2)?;
     if by == i64::MIN {
-        return Err(RErr::lit("ERR decrement would overflow"));
+        return Err(ErrorReply::lit("ERR decrement would overflow"));
     }
     incr_generic(ctx, -by)
 }
@@ -504,7 +504,9 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     };
     let new = cur + by;
     if !new.is_finite() {
-        return Err(RErr::lit("ERR increment would produce NaN or Infinity"));
+        return Err(ErrorReply::lit(
+            "ERR increment would produce NaN or Infinity",
+        ));
     }
     let text = fmt_incr_float(new);
     ctx.srv
@@ -536,7 +538,7 @@ fn append(ctx: &mut Ctx) -> CmdResult {
                 _ => return Err(errors::WRONGTYPE),
             };
             if cur_len + add.len() > MAX_STRING {
-                return Err(RErr::lit(
+                return Err(ErrorReply::lit(
                     "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
                 ));
             }
@@ -621,11 +623,11 @@ fn getrange(ctx: &mut Ctx) -> CmdResult {
 fn setrange(ctx: &mut Ctx) -> CmdResult {
     let offset = ctx.int_arg(2)?;
     if offset < 0 {
-        return Err(RErr::lit("ERR offset is out of range"));
+        return Err(ErrorReply::lit("ERR offset is out of range"));
     }
     let offset = offset as usize;
     let (db, now, key, val) = (ctx.client.db, ctx.now_ms, ctx.arg(1), ctx.arg(3));
-    let too_big = RErr::lit("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    let too_big = ErrorReply::lit("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     let ks = &mut ctx.srv.keyspace;
     let len = match ks.lookup_write(db, key, now) {
         Some(o) => {

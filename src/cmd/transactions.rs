@@ -13,7 +13,7 @@
 //! the AOF apply it atomically; that wrapping belongs with the replication
 //! stream (Server::propagate) and is not done yet.
 
-use super::{flags::*, CmdResult, CommandSpec, Ctx, Propagate, RErr};
+use super::{flags::*, CmdResult, CommandSpec, Ctx, ErrorReply, Propagate};
 use crate::server::client::Client;
 use crate::server::Server;
 use crate::spec;
@@ -86,7 +86,7 @@ pub fn discard_transaction(srv: &mut Server, c: &mut Client) {
 /// ```
 fn multi(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.flags.multi {
-        return Err(RErr::lit("ERR MULTI calls can not be nested"));
+        return Err(ErrorReply::lit("ERR MULTI calls can not be nested"));
     }
     ctx.client.flags.multi = true;
     ctx.client.ok();
@@ -100,7 +100,7 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     // The inner calls propagate themselves; a bare EXEC must not follow.
     ctx.propagate = Propagate::Never;
     if !ctx.client.flags.multi {
-        return Err(RErr::lit("ERR EXEC without MULTI"));
+        return Err(ErrorReply::lit("ERR EXEC without MULTI"));
     }
     let now = ctx.now_ms;
     if ctx.srv.watched_key_expired(ctx.client, now) {
@@ -138,7 +138,7 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn discard(ctx: &mut Ctx) -> CmdResult {
     if !ctx.client.flags.multi {
-        return Err(RErr::lit("ERR DISCARD without MULTI"));
+        return Err(ErrorReply::lit("ERR DISCARD without MULTI"));
     }
     discard_transaction(ctx.srv, ctx.client);
     ctx.client.ok();
@@ -150,7 +150,7 @@ fn discard(ctx: &mut Ctx) -> CmdResult {
 /// ```
 fn watch(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.flags.multi {
-        return Err(RErr::lit("ERR WATCH inside MULTI is not allowed"));
+        return Err(ErrorReply::lit("ERR WATCH inside MULTI is not allowed"));
     }
     // Already doomed: watching more changes nothing (as in Redis).
     if !ctx.client.dirty_cas.get() {

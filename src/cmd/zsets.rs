@@ -20,7 +20,7 @@ mod ranges;
 mod scan;
 mod setops;
 
-use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, RErr};
+use super::{errors, flags::*, CmdResult, CommandSpec, Ctx, ErrorReply};
 use crate::cmd::{lookup_read_as, lookup_write_as};
 use crate::keyspace::value::EncodingLimits;
 use crate::keyspace::zset::{LexRange, ScoreRange, ZSet};
@@ -69,11 +69,11 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Redis: "min or max is not a float".
-const MINMAX_NOT_FLOAT: RErr = RErr::lit("ERR min or max is not a float");
+const MINMAX_NOT_FLOAT: ErrorReply = ErrorReply::lit("ERR min or max is not a float");
 /// Redis: "min or max not valid string range item".
-const MINMAX_NOT_LEX: RErr = RErr::lit("ERR min or max not valid string range item");
+const MINMAX_NOT_LEX: ErrorReply = ErrorReply::lit("ERR min or max not valid string range item");
 /// Redis: the ZADD/ZINCRBY result is NaN (inf + -inf).
-const NAN_SCORE: RErr = RErr::lit("ERR resulting score is not a number (NaN)");
+const NAN_SCORE: ErrorReply = ErrorReply::lit("ERR resulting score is not a number (NaN)");
 
 // ---------------------------------------------------------------------------
 // Lookups and replies
@@ -205,17 +205,17 @@ fn zadd_generic(ctx: &mut Ctx, zincrby: bool) -> CmdResult {
     }
     let elements = rest / 2;
     if f.nx && f.xx {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
     if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
     }
     if f.incr && elements > 1 {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR INCR option supports a single increment-element pair",
         ));
     }

@@ -11,7 +11,7 @@
 //! - [`controller`]: the reconcile loop (kube-runtime).
 //! - [`http`]: /metrics, /healthz, /readyz.
 //! - [`recorder`]: Kubernetes Events about a cache.
-//! - [`events`]: the sentinels' events; `+switch-master` moves the master
+//! - [`switch`]: the sentinels' events; `+switch-master` moves the master
 //!   Service at once.
 //! - [`rollout`], [`operations`], [`prestop`]: day-2 (rolling upgrades
 //!   with a handover, scale-down past the master, the preStop hook).
@@ -22,7 +22,6 @@ pub mod client;
 pub mod controller;
 pub mod crd;
 pub mod decide;
-pub mod events;
 pub mod http;
 pub mod inspect;
 pub mod operations;
@@ -30,3 +29,4 @@ pub mod prestop;
 pub mod recorder;
 pub mod rollout;
 pub mod rotation;
+pub mod switch;

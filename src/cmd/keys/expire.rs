@@ -7,7 +7,7 @@
 //! deletes the key on a master and replicates as DEL.
 
 use super::lookup_notouch;
-use crate::cmd::{CmdResult, Ctx, RErr};
+use crate::cmd::{CmdResult, Ctx, ErrorReply};
 
 /// EXPIRE's NX/XX/GT/LT options (Redis: EXPIRE_NX ... flags).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +19,7 @@ struct ExpireFlags {
 }
 
 /// Parses options from argument 3 on (Redis: parseExtendedExpireArgumentsOrReply).
-fn parse_expire_flags(args: &[&[u8]]) -> Result<ExpireFlags, RErr> {
+fn parse_expire_flags(args: &[&[u8]]) -> Result<ExpireFlags, ErrorReply> {
     let mut f = ExpireFlags::default();
     for opt in args.iter().skip(3) {
         match opt.to_ascii_uppercase().as_slice() {
@@ -28,7 +28,7 @@ fn parse_expire_flags(args: &[&[u8]]) -> Result<ExpireFlags, RErr> {
             b"GT" => f.gt = true,
             b"LT" => f.lt = true,
             _ => {
-                return Err(RErr::new(format!(
+                return Err(ErrorReply::new(format!(
                     "ERR Unsupported option {}",
                     String::from_utf8_lossy(opt)
                 )))
@@ -36,12 +36,12 @@ fn parse_expire_flags(args: &[&[u8]]) -> Result<ExpireFlags, RErr> {
         }
     }
     if f.nx && (f.xx || f.gt || f.lt) {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR NX and XX, GT or LT options at the same time are not compatible",
         ));
     }
     if f.gt && f.lt {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR GT and LT options at the same time are not compatible",
         ));
     }
@@ -103,7 +103,7 @@ fn expire_generic(ctx: &mut Ctx, base: i64, seconds: bool) -> CmdResult {
     let n = ctx.int_arg(2)?;
     let when = absolute_deadline(n, seconds, base).ok_or_else(|| {
         let name = String::from_utf8_lossy(ctx.arg(0)).to_ascii_lowercase();
-        RErr::new(format!("ERR invalid expire time in '{name}' command"))
+        ErrorReply::new(format!("ERR invalid expire time in '{name}' command"))
     })?;
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let ks = &mut ctx.srv.keyspace;
@@ -234,7 +234,7 @@ pub(super) fn persist(ctx: &mut Ctx) -> CmdResult {
 mod tests {
     use super::*;
 
-    fn flags(opts: &[&str]) -> Result<ExpireFlags, RErr> {
+    fn flags(opts: &[&str]) -> Result<ExpireFlags, ErrorReply> {
         let mut args: Vec<&[u8]> = vec![b"expire", b"k", b"10"];
         args.extend(opts.iter().map(|o| o.as_bytes()));
         parse_expire_flags(&args)

@@ -5,7 +5,7 @@
 //! without stamping its access time (Redis: LOOKUP_NOTOUCH).
 
 use super::lookup_notouch;
-use crate::cmd::{CmdResult, Ctx, RErr};
+use crate::cmd::{CmdResult, Ctx, ErrorReply};
 use crate::config::EvictionPolicy;
 use crate::keyspace::{Keyspace, Obj, Value};
 use crate::server::client::Client;
@@ -92,7 +92,7 @@ pub(super) fn object_idletime(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(2));
     if let Some(o) = object_lookup(&mut ctx.srv.keyspace, ctx.client, db, key, now) {
         if lfu {
-            return Err(RErr::lit("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+            return Err(ErrorReply::lit("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
         }
         let idle = idle_seconds(clock, o.lru);
         ctx.client.int(idle as i64);
@@ -109,7 +109,7 @@ pub(super) fn object_freq(ctx: &mut Ctx) -> CmdResult {
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(2));
     if let Some(o) = object_lookup(&mut ctx.srv.keyspace, ctx.client, db, key, now) {
         if !lfu {
-            return Err(RErr::lit("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+            return Err(ErrorReply::lit("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
         }
         let freq = crate::keyspace::lfu::decayed(o.lru, now, decay);
         ctx.client.int(i64::from(freq));

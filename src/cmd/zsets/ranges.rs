@@ -7,7 +7,7 @@
 
 use super::{delete_if_empty, listpack_zero_scores, reply_members, resp3};
 use super::{MINMAX_NOT_FLOAT, MINMAX_NOT_LEX};
-use crate::cmd::{errors, CmdResult, Ctx, RErr};
+use crate::cmd::{errors, CmdResult, Ctx, ErrorReply};
 use crate::cmd::{lookup_read_as, lookup_write_as};
 use crate::keyspace::zset::{LexRange, ScoreRange, ZSet};
 use crate::keyspace::Value;
@@ -162,12 +162,12 @@ fn zrange_generic(
     // Redis checks only the count: `LIMIT 5 -1` passes with a rank range
     // (and is then ignored).
     if limit != -1 && rtype == RangeType::Rank {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
         ));
     }
     if withscores && rtype == RangeType::Lex {
-        return Err(RErr::lit(
+        return Err(ErrorReply::lit(
             "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
         ));
     }

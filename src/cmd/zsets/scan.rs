@@ -3,7 +3,7 @@
 
 use super::{is_listpack, reply_members, resp3};
 use crate::cmd::lookup_read_as;
-use crate::cmd::{errors, CmdResult, Ctx, RErr};
+use crate::cmd::{errors, CmdResult, Ctx, ErrorReply};
 use crate::keyspace::zset::ZSet;
 use crate::keyspace::Sds;
 use crate::util::num::{fmt_g17, parse_i64};
@@ -43,7 +43,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(errors::SYNTAX),
     };
     if withscores && !(i64::MIN / 2..=i64::MAX / 2).contains(&l) {
-        return Err(RErr::lit("ERR value is out of range"));
+        return Err(ErrorReply::lit("ERR value is out of range"));
     }
     let Some(z) = lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)? else {
         ctx.client.array(0);
@@ -127,7 +127,7 @@ fn parse_cursor(b: &[u8]) -> Option<u64> {
 /// only the last entry (swap_remove), which is always in the visited part,
 /// so a member present for the whole scan is never skipped.
 pub(super) fn zscan(ctx: &mut Ctx) -> CmdResult {
-    let cursor = parse_cursor(ctx.arg(2)).ok_or(RErr::lit("ERR invalid cursor"))?;
+    let cursor = parse_cursor(ctx.arg(2)).ok_or(ErrorReply::lit("ERR invalid cursor"))?;
     let (db, now, key) = (ctx.client.db, ctx.now_ms, ctx.arg(1));
     let limits = ctx.srv.config.enc;
     let Some(z) = lookup_read_as::<ZSet>(&mut ctx.srv.keyspace, db, key, now)? else {

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use super::ranges::store_result;
 use super::{reply_members, resp3};
-use crate::cmd::{errors, CmdResult, Ctx, RErr};
+use crate::cmd::{errors, CmdResult, Ctx, ErrorReply};
 use crate::keyspace::value::{Hasher, SetValue};
 use crate::keyspace::zset::ZSet;
 use crate::keyspace::{Sds, Value};
@@ -227,7 +227,7 @@ fn generic(ctx: &mut Ctx, op: Op, store: bool, card_only: bool) -> CmdResult {
     let setnum = ctx.int_arg(numkeys_idx)?;
     if setnum < 1 {
         let name = String::from_utf8_lossy(ctx.arg(0)).to_lowercase();
-        return Err(RErr::new(format!(
+        return Err(ErrorReply::new(format!(
             "ERR at least 1 input key is needed for '{name}' command"
         )));
     }
@@ -261,7 +261,7 @@ fn generic(ctx: &mut Ctx, op: Op, store: bool, card_only: bool) -> CmdResult {
         if op != Op::Diff && !card_only && remaining > setnum && ctx.arg_is(j, "weights") {
             for (i, w) in weights.iter_mut().enumerate() {
                 *w = parse_f64(ctx.arg(j + 1 + i))
-                    .ok_or(RErr::lit("ERR weight value is not a float"))?;
+                    .ok_or(ErrorReply::lit("ERR weight value is not a float"))?;
             }
             j += 1 + setnum;
         } else if op != Op::Diff && !card_only && remaining >= 2 && ctx.arg_is(j, "aggregate") {
@@ -278,7 +278,7 @@ fn generic(ctx: &mut Ctx, op: Op, store: bool, card_only: bool) -> CmdResult {
         } else if card_only && remaining >= 2 && ctx.arg_is(j, "limit") {
             let l = parse_i64(ctx.arg(j + 1))
                 .filter(|l| *l >= 0)
-                .ok_or(RErr::lit("ERR LIMIT can't be negative"))?;
+                .ok_or(ErrorReply::lit("ERR LIMIT can't be negative"))?;
             limit = l as usize;
             j += 2;
         } else {

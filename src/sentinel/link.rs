@@ -1,9 +1,9 @@
 //! Sentinel's connections (Redis: instanceLink): a command connection
 //! per monitored server and per other sentinel, serving a queue of
 //! requests one at a time, and a subscription to `__sentinel__:hello` on
-//! every monitored server. Replies and hellos are applied to the state
-//! through the server handle; a connection that fails is reported closed
-//! and the timer opens a new one.
+//! every monitored server, each named by the id the state gave it.
+//! Replies, hellos and a connection's end go back to the state through
+//! the driver (`super::driver`); the state's timer opens a new one.
 //!
 //! Credentials are read when a connection opens. A change of them closes
 //! the connections it concerns (see [`super::config::links_reset_by`]),

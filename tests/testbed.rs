@@ -164,20 +164,32 @@ fn picket_servers_run_as_a_statefulset_with_services_dns_restarts_and_volumes() 
         assert_eq!(tcp_command(&format!("{ip}:6379"), "PING").unwrap(), "+PONG");
         ips.push(ip);
     }
-    // The EndpointSlices of the headless Service list the three.
-    let listed = ns.k(&[
-        "get",
-        "endpointslices",
-        "-l",
-        "kubernetes.io/service-name=cache-headless",
-        "-o",
-        "jsonpath={.items[*].endpoints[*].addresses[*]}",
-    ]);
-    let mut listed: Vec<&str> = listed.split_whitespace().collect();
-    listed.sort();
-    let mut want: Vec<&str> = ips.iter().map(String::as_str).collect();
+    // The EndpointSlices of the headless Service list the three (the
+    // EndpointSlice controller follows pod readiness a moment after the
+    // StatefulSet counts it).
+    let listed = || {
+        let mut listed: Vec<String> = ns
+            .k(&[
+                "get",
+                "endpointslices",
+                "-l",
+                "kubernetes.io/service-name=cache-headless",
+                "-o",
+                "jsonpath={.items[*].endpoints[*].addresses[*]}",
+            ])
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        listed.sort();
+        listed
+    };
+    let mut want = ips.clone();
     want.sort();
-    assert_eq!(listed, want);
+    assert!(
+        eventually(Duration::from_secs(30), || listed() == want),
+        "{:?} != {want:?}",
+        listed()
+    );
     // The ClusterIP through kube-proxy: from the host, and from a pod by
     // the Service's short name (CoreDNS and the pod's search path).
     let vip = ns.jsonpath(&["service", "cache"], "{.spec.clusterIP}");

@@ -418,24 +418,22 @@ impl Server {
 
     /// Loads `dir/dbfilename` when it exists (start-up). The error names
     /// the file, the byte offset and what is wrong.
-    pub fn load_rdb_file(&mut self) -> anyhow::Result<()> {
+    pub fn load_rdb_file(&mut self) -> Result<(), super::LoadError> {
         let path = self.rdb_path();
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => anyhow::bail!(
-                "Fatal error loading the DB {}: {e}. Exiting.",
-                path.display()
-            ),
+            Err(e) => return Err(super::LoadError::io("Fatal error loading the DB", path)(e)),
         };
         let start = Instant::now();
         let opts = self.rdb_load_options(!self.keyspace.is_replica);
-        let loaded = file::load(&bytes, &mut self.keyspace.dbs, &opts).map_err(|e| {
-            // A partial load must not be served: the caller exits.
-            anyhow::anyhow!(
-                "Fatal error loading the DB {}: {e}. Exiting.",
-                path.display()
-            )
+        // A partial load must not be served: the caller exits.
+        let loaded = file::load(&bytes, &mut self.keyspace.dbs, &opts).map_err(|source| {
+            super::LoadError::Rdb {
+                what: "the DB",
+                file: path.clone(),
+                source,
+            }
         })?;
         if let Some((_, v)) = loaded
             .aux

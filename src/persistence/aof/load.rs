@@ -17,8 +17,20 @@ use super::manifest::{AofFile, Kind, Manifest};
 use super::reader::{ReadError, Reader};
 use super::Paths;
 use crate::persistence::rdb::file as rdbfile;
+use crate::persistence::LoadError;
 use crate::server::client::Client;
 use crate::server::Server;
+
+/// Why a command read from the AOF could not be run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// No such command.
+    #[error("Unknown command '{0}' reading the append only file")]
+    Unknown(String),
+    /// Not as many arguments as the command takes.
+    #[error("wrong number of arguments for '{0}' reading the append only file")]
+    Arity(&'static str),
+}
 
 /// What start-up found.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,27 +42,23 @@ pub enum Found {
 }
 
 /// Reads the manifest if the AOF directory has one.
-pub fn read_manifest(paths: &Paths) -> anyhow::Result<Option<Manifest>> {
+pub fn read_manifest(paths: &Paths) -> Result<Option<Manifest>, LoadError> {
     let path = paths.manifest();
     match std::fs::read(&path) {
-        Ok(b) => Manifest::parse(&b).map(Some).map_err(|e| {
-            anyhow::anyhow!(
-                "Fatal error reading the AOF manifest {}: {e}",
-                path.display()
-            )
-        }),
+        Ok(b) => Manifest::parse(&b)
+            .map(Some)
+            .map_err(|source| LoadError::Manifest { file: path, source }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => anyhow::bail!(
-            "Fatal error reading the AOF manifest {}: {e}",
-            path.display()
-        ),
+        Err(e) => Err(LoadError::io("Fatal error reading the AOF manifest", path)(
+            e,
+        )),
     }
 }
 
 impl Server {
     /// Start-up loading (Redis: loadDataFromDisk): the AOF when
     /// `appendonly yes` (then opened for appending), otherwise the RDB.
-    pub fn load_data_on_start(&mut self) -> anyhow::Result<()> {
+    pub fn load_data_on_start(&mut self) -> Result<(), LoadError> {
         if self.config.appendonly {
             self.load_aof()?;
             self.open_aof_on_start(crate::util::time::now_ms())
@@ -74,7 +82,7 @@ impl Server {
     /// Loads the AOF (start-up with `appendonly yes`). An old single-file
     /// `appendonly.aof` in `dir` is first moved into the AOF directory as
     /// its base, as redis-server 7.0 does.
-    pub fn load_aof(&mut self) -> anyhow::Result<Found> {
+    pub fn load_aof(&mut self) -> Result<Found, LoadError> {
         let paths = Paths::new(&self.config);
         let manifest = match read_manifest(&paths)? {
             Some(m) => m,
@@ -100,7 +108,7 @@ impl Server {
                 let last = i + 1 == files.len();
                 self.load_aof_file(&paths, f, last)?;
             }
-            anyhow::Ok(())
+            Ok::<_, LoadError>(())
         })();
         self.keyspace.expire_paused = false;
         self.loading = false;
@@ -113,12 +121,13 @@ impl Server {
         Ok(Found::Loaded)
     }
 
-    fn upgrade_single_file_aof(&mut self, paths: &Paths) -> anyhow::Result<Option<Manifest>> {
+    fn upgrade_single_file_aof(&mut self, paths: &Paths) -> Result<Option<Manifest>, LoadError> {
         let old = Path::new(&self.config.dir).join(&paths.prefix);
         if !old.is_file() {
             return Ok(None);
         }
-        std::fs::create_dir_all(&paths.dir)?;
+        std::fs::create_dir_all(&paths.dir)
+            .map_err(LoadError::io("Can't create the AOF directory", &paths.dir))?;
         let m = Manifest {
             base: Some(AofFile {
                 name: paths.prefix.clone(),
@@ -128,8 +137,14 @@ impl Server {
             base_seq: 1,
             ..Manifest::default()
         };
-        std::fs::rename(&old, paths.file(&paths.prefix))?;
-        super::write_atomic(&paths.manifest(), m.to_string().as_bytes())?;
+        std::fs::rename(&old, paths.file(&paths.prefix)).map_err(LoadError::io(
+            "Can't move into the AOF directory the old AOF",
+            &old,
+        ))?;
+        super::write_atomic(&paths.manifest(), m.to_string().as_bytes()).map_err(LoadError::io(
+            "Can't persist the AOF manifest",
+            paths.manifest(),
+        ))?;
         tracing::info!(
             "Successfully migrated an old-style AOF into the AOF directory {}",
             paths.dir.display()
@@ -138,26 +153,26 @@ impl Server {
     }
 
     /// Loads one file of the AOF.
-    fn load_aof_file(&mut self, paths: &Paths, f: &AofFile, last: bool) -> anyhow::Result<()> {
+    fn load_aof_file(&mut self, paths: &Paths, f: &AofFile, last: bool) -> Result<(), LoadError> {
         let path = paths.file(&f.name);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            anyhow::anyhow!(
-                "Fatal error: can't open the append log file {}: {e}",
-                path.display()
-            )
-        })?;
+        let bytes = std::fs::read(&path).map_err(LoadError::io(
+            "Fatal error: can't open the append log file",
+            &path,
+        ))?;
         let mut start = 0;
         if bytes.starts_with(b"REDIS") {
             // An RDB preamble: keys past their deadline are kept, as later
             // commands may still refer to them (Redis: RDBFLAGS_AOF_PREAMBLE).
             let opts = self.rdb_load_options(false);
             tracing::info!("Reading RDB base file on AOF loading...");
-            let loaded = rdbfile::load(&bytes, &mut self.keyspace.dbs, &opts).map_err(|e| {
-                anyhow::anyhow!(
-                    "Fatal error loading the append only file {}: its RDB part is damaged: {e}. Exiting.",
-                    path.display()
-                )
-            })?;
+            let loaded =
+                rdbfile::load(&bytes, &mut self.keyspace.dbs, &opts).map_err(|source| {
+                    LoadError::Rdb {
+                        what: "the RDB part of the append only file",
+                        file: path.clone(),
+                        source,
+                    }
+                })?;
             start = loaded.consumed;
             self.rdb.last_load_keys_loaded += loaded.keys_loaded;
         }
@@ -167,13 +182,12 @@ impl Server {
         let end = loop {
             match reader.next_command() {
                 Ok(Some(cmd)) => {
-                    self.replay(&mut fake, &cmd.argv).map_err(|what| {
-                        anyhow::anyhow!(
-                            "Fatal error loading the append only file {} at offset {}: {what}. Exiting.",
-                            path.display(),
-                            cmd.start
-                        )
-                    })?;
+                    self.replay(&mut fake, &cmd.argv)
+                        .map_err(|what| LoadError::AofCommand {
+                            file: path.clone(),
+                            offset: cmd.start,
+                            what,
+                        })?;
                     commands += 1;
                 }
                 Ok(None) => break None,
@@ -182,33 +196,36 @@ impl Server {
         };
         match end {
             None => {}
-            Some(ReadError::Format { offset, line, what }) => anyhow::bail!(
-                "Bad file format reading the append only file {} at offset {offset} (line {line}): {what}. Make a backup of your AOF directory, then use `picket-server --check-aof --fix {}` to cut the file at its last valid command.",
-                path.display(),
-                paths.manifest().display()
-            ),
+            Some(ReadError::Format { offset, line, what }) => {
+                return Err(LoadError::AofFormat {
+                    file: path,
+                    offset,
+                    line,
+                    what,
+                    manifest: paths.manifest(),
+                })
+            }
             Some(ReadError::Truncated { offset, .. }) => {
                 if !last || !self.config.aof_load_truncated {
-                    anyhow::bail!(
-                        "Unexpected end of file reading the append only file {} at offset {offset}. You can: 1) Make a backup of your AOF directory, then use `picket-server --check-aof --fix {}`. 2) Alternatively set the 'aof-load-truncated' configuration option to yes and restart the server.",
-                        path.display(),
-                        paths.manifest().display()
-                    );
+                    return Err(LoadError::AofTruncated {
+                        file: path,
+                        offset,
+                        manifest: paths.manifest(),
+                    });
                 }
                 tracing::warn!(
                     "!!! Warning: short read while loading the AOF file {}!!!",
                     path.display()
                 );
                 tracing::warn!("!!! Truncating the AOF at offset {offset} !!!");
-                let file = std::fs::OpenOptions::new().write(true).open(&path)?;
-                file.set_len(offset as u64)
-                    .and_then(|_| file.sync_all())
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "Error truncating the AOF file {}: {e}. Exiting.",
-                            path.display()
-                        )
-                    })?;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| {
+                        file.set_len(offset as u64)?;
+                        file.sync_all()
+                    })
+                    .map_err(LoadError::io("Error truncating the AOF file", &path))?;
                 tracing::warn!("AOF loaded anyway because aof-load-truncated is enabled");
             }
         }
@@ -224,19 +241,14 @@ impl Server {
 
     /// Runs one command from the AOF for the connectionless client,
     /// queueing it inside MULTI as a connection would.
-    fn replay(&mut self, fake: &mut Client, argv: &[&[u8]]) -> Result<(), String> {
-        let cmd = self.commands.lookup(argv).map_err(|_| {
-            format!(
-                "Unknown command '{}' reading the append only file",
-                String::from_utf8_lossy(argv[0])
-            )
-        })?;
+    fn replay(&mut self, fake: &mut Client, argv: &[&[u8]]) -> Result<(), ReplayError> {
+        let cmd = self
+            .commands
+            .lookup(argv)
+            .map_err(|_| ReplayError::Unknown(String::from_utf8_lossy(argv[0]).into_owned()))?;
         let arity = cmd.arity;
         if (arity > 0 && argv.len() as i32 != arity) || (argv.len() as i32) < -arity {
-            return Err(format!(
-                "wrong number of arguments for '{}' reading the append only file",
-                cmd.name
-            ));
+            return Err(ReplayError::Arity(cmd.name));
         }
         let queue = fake.flags.multi && !matches!(cmd.name, "exec" | "discard" | "multi");
         if queue {

@@ -43,6 +43,7 @@ use std::time::Duration;
 use manifest::{Kind, Manifest};
 
 use crate::persistence::save::Child;
+use crate::persistence::LoadError;
 use crate::server::Server;
 
 /// Whether the AOF is written.
@@ -447,14 +448,10 @@ impl Server {
     /// aofOpenIfNeededOnServerStart): with no files yet, the current
     /// dataset becomes the first base; the last increment is opened, or a
     /// new one is started and recorded in the manifest.
-    pub fn open_aof_on_start(&mut self, now_ms: i64) -> anyhow::Result<()> {
+    pub fn open_aof_on_start(&mut self, now_ms: i64) -> Result<(), LoadError> {
         let paths = Paths::new(&self.config);
-        std::fs::create_dir_all(&paths.dir).map_err(|e| {
-            anyhow::anyhow!(
-                "Can't create the AOF directory {}: {e}",
-                paths.dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(&paths.dir)
+            .map_err(LoadError::io("Can't create the AOF directory", &paths.dir))?;
         if self.aof.manifest.base.is_none() && self.aof.manifest.incrs.is_empty() {
             let (name, seq) = self
                 .aof
@@ -465,7 +462,10 @@ impl Server {
                     &paths.file(&format!("temp-{name}")),
                     Some(&paths.file(&name)),
                 )
-                .map_err(|e| anyhow::anyhow!("Can't create the AOF base file {name}: {e}"))?;
+                .map_err(LoadError::io(
+                    "Can't create the AOF base file",
+                    paths.file(&name),
+                ))?;
             self.aof.manifest.install_base(name.clone(), seq);
             tracing::info!("Creating AOF base file {name} on server start");
         }
@@ -478,10 +478,14 @@ impl Server {
                 name
             }
         };
-        let f = open_append(&paths.file(&incr))
-            .map_err(|e| anyhow::anyhow!("Can't open the append-only file {incr}: {e}"))?;
-        self.persist_manifest(&paths)
-            .map_err(|e| anyhow::anyhow!("Can't persist the AOF manifest: {e}"))?;
+        let f = open_append(&paths.file(&incr)).map_err(LoadError::io(
+            "Can't open the append-only file",
+            paths.file(&incr),
+        ))?;
+        self.persist_manifest(&paths).map_err(LoadError::io(
+            "Can't persist the AOF manifest",
+            paths.manifest(),
+        ))?;
         self.aof.set_file(Some(f));
         self.aof.status = Status::On;
         self.aof.current_size = self

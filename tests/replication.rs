@@ -177,6 +177,23 @@ fn picket_replicates_from_redis_server_initial_sync_and_stream() {
     sync_and_follow(&m, |m| picket_replica(m, &[]));
 }
 
+/// A master waiting out its diskless delay sends a newline a second before
+/// +FULLRESYNC (Redis's keepalive): the replica skips them and syncs.
+#[test]
+fn a_picket_replica_syncs_through_the_keepalives_sent_before_fullresync() {
+    for m in [
+        Proc::picket(&["--repl-diskless-sync-delay", "3", "--save", ""]),
+        Proc::redis(&["--repl-diskless-sync-delay", "3"]),
+    ] {
+        let mut mc = m.conn();
+        populate(&mut mc);
+        let r = picket_replica(&m, &[]);
+        wait_synced(&m, &r, SYNC);
+        assert_eq!(snapshot(&mut r.conn()), snapshot(&mut mc));
+        assert_eq!(repl_field(&mut r.conn(), "master_link_status"), "up");
+    }
+}
+
 #[test]
 fn disk_based_sync_and_a_chain_of_replicas_carry_the_same_data() {
     let m = master(&["--repl-diskless-sync", "no"]);

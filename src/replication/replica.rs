@@ -26,6 +26,7 @@ use super::proto::{parse_bulk_header, parse_psync_reply, PsyncReply, Transfer, E
 use super::{LinkState, MasterLink};
 use crate::keyspace::Db;
 use crate::persistence::rdb::file as rdbfile;
+use crate::resp::client::{self, Reply};
 use crate::resp::{parse_request, Limits, ParsedRequest};
 use crate::server::client::Client;
 use crate::server::Server;
@@ -182,7 +183,8 @@ impl Server {
     }
 }
 
-/// A connection that reads CRLF lines and raw bytes.
+/// The link after the handshake: it reads CRLF lines (the snapshot's
+/// header, keepalives) and raw bytes (the snapshot, the stream).
 struct Conn {
     stream: TcpStream,
     buf: BytesMut,
@@ -212,21 +214,6 @@ impl Conn {
             }
             self.fill().await?;
         }
-    }
-
-    async fn send(&mut self, argv: &[&str]) -> Result<(), String> {
-        let mut out = Vec::new();
-        let v: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
-        crate::resp::client::encode_command(&mut out, &v);
-        tokio::time::timeout(self.timeout, self.stream.write_all(&out))
-            .await
-            .map_err(|_| "Timeout writing to MASTER".to_string())?
-            .map_err(|e| format!("Error writing to MASTER: {e}"))
-    }
-
-    async fn command(&mut self, argv: &[&str]) -> Result<String, String> {
-        self.send(argv).await?;
-        self.line().await
     }
 }
 
@@ -265,6 +252,101 @@ fn link_config(s: &Server) -> Option<LinkConfig> {
     })
 }
 
+/// The handshake (Redis: syncWithMaster's REPL_STATE_SEND_HANDSHAKE to
+/// REPL_STATE_RECEIVE_PSYNC_REPLY): PING, AUTH, REPLCONF listening-port,
+/// ip-address and capa, then PSYNC, each a request and its reply on the
+/// client connection ([`client::Conn`]), except PSYNC's reply, read raw.
+/// Returns the PSYNC reply line and the raw connection: the snapshot and
+/// the stream follow.
+async fn handshake(cfg: &LinkConfig) -> Result<(String, Conn), String> {
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let mut c = client::Conn::open(&addr, (None, None), cfg.timeout)
+        .await
+        .map_err(|e| match e {
+            client::ClientError::Timeout { .. } => {
+                format!("Timeout connecting to the MASTER {addr}")
+            }
+            e => format!("Error condition on socket for SYNC: {e}"),
+        })?;
+    tracing::info!("MASTER <-> REPLICA sync started");
+    let mut call = async |argv: &[&str]| {
+        c.call(argv)
+            .await
+            .map(|r| status_line(&r))
+            .map_err(|e| format!("Error reading from MASTER: {e}"))
+    };
+    let pong = call(&["PING"]).await?;
+    if pong.starts_with('-')
+        && !pong.starts_with("-NOAUTH")
+        && !pong.starts_with("-NOPERM")
+        && !pong.starts_with("-ERR operation not permitted")
+    {
+        return Err(format!("Error reply to PING from master: '{pong}'"));
+    }
+    tracing::info!("Master replied to PING, replication can continue...");
+    if let Some((user, pass)) = &cfg.auth {
+        let mut argv = vec!["AUTH"];
+        if !user.is_empty() {
+            argv.push(user);
+        }
+        argv.push(pass);
+        let r = call(&argv).await?;
+        if r.starts_with('-') {
+            return Err(format!("Unable to AUTH to MASTER: {r}"));
+        }
+    } else if pong.starts_with("-NOAUTH") {
+        return Err(
+            "Unable to AUTH to MASTER: the master requires a password and masterauth is not set"
+                .into(),
+        );
+    }
+    let port = cfg.listening_port.to_string();
+    let r = call(&["REPLCONF", "listening-port", &port]).await?;
+    if r.starts_with('-') {
+        tracing::info!("(Non critical) Master does not understand REPLCONF listening-port: {r}");
+    }
+    if !cfg.announce_ip.is_empty() {
+        let r = call(&["REPLCONF", "ip-address", &cfg.announce_ip]).await?;
+        if r.starts_with('-') {
+            tracing::info!("(Non critical) Master does not understand REPLCONF ip-address: {r}");
+        }
+    }
+    let r = call(&["REPLCONF", "capa", "eof", "capa", "psync2"]).await?;
+    if r.starts_with('-') {
+        tracing::info!("(Non critical) Master does not understand REPLCONF capa: {r}");
+    }
+    let want = (cfg.offset + 1).to_string();
+    tracing::info!(
+        "Trying a partial resynchronization (request {}:{want}).",
+        cfg.replid
+    );
+    c.send(&["PSYNC", &cfg.replid, &want])
+        .await
+        .map_err(|e| format!("Error writing to MASTER: {e}"))?;
+    // The PSYNC reply is read as a line on the raw connection: while a
+    // master waits to start the snapshot (repl-diskless-sync-delay) it
+    // sends a newline a second before +FULLRESYNC, which is no RESP reply
+    // (Redis: replicationCron's keepalive, skipped by syncReadLine).
+    let (stream, rest) = c.into_parts();
+    let mut conn = Conn {
+        stream,
+        buf: BytesMut::from(&rest[..]),
+        timeout: cfg.timeout,
+    };
+    let reply = conn.line().await?;
+    Ok((reply, conn))
+}
+
+/// A status or error reply as the line it came in (`+PONG`, `-NOAUTH
+/// ...`): the handshake's replies are single lines.
+fn status_line(r: &Reply) -> String {
+    match r {
+        Reply::Status(s) => format!("+{s}"),
+        Reply::Error(e) => format!("-{e}"),
+        other => other.text(),
+    }
+}
+
 /// Connects and syncs until the link breaks or the epoch changes.
 pub async fn link_task(srv: Rc<RefCell<Server>>, epoch: u64) {
     let notify = srv.borrow().repl.link_notify.clone();
@@ -292,68 +374,7 @@ async fn sync_with_master(srv: &Rc<RefCell<Server>>, epoch: u64) -> LinkResult {
     };
     srv.borrow_mut()
         .set_link_state(epoch, LinkState::Connecting);
-    let addr = format!("{}:{}", cfg.host, cfg.port);
-    let stream = tokio::time::timeout(cfg.timeout, TcpStream::connect(&addr))
-        .await
-        .map_err(|_| format!("Timeout connecting to the MASTER {addr}"))?
-        .map_err(|e| format!("Error condition on socket for SYNC: {e} ({addr})"))?;
-    let _ = stream.set_nodelay(true);
-    tracing::info!("MASTER <-> REPLICA sync started");
-    let mut conn = Conn {
-        stream,
-        buf: BytesMut::with_capacity(1 << 16),
-        timeout: cfg.timeout,
-    };
-    let pong = conn.command(&["PING"]).await?;
-    if pong.starts_with('-')
-        && !pong.starts_with("-NOAUTH")
-        && !pong.starts_with("-NOPERM")
-        && !pong.starts_with("-ERR operation not permitted")
-    {
-        return Err(format!("Error reply to PING from master: '{pong}'"));
-    }
-    tracing::info!("Master replied to PING, replication can continue...");
-    if let Some((user, pass)) = &cfg.auth {
-        let mut argv = vec!["AUTH"];
-        if !user.is_empty() {
-            argv.push(user);
-        }
-        argv.push(pass);
-        let r = conn.command(&argv).await?;
-        if r.starts_with('-') {
-            return Err(format!("Unable to AUTH to MASTER: {r}"));
-        }
-    } else if pong.starts_with("-NOAUTH") {
-        return Err(
-            "Unable to AUTH to MASTER: the master requires a password and masterauth is not set"
-                .into(),
-        );
-    }
-    let port = cfg.listening_port.to_string();
-    let r = conn.command(&["REPLCONF", "listening-port", &port]).await?;
-    if r.starts_with('-') {
-        tracing::info!("(Non critical) Master does not understand REPLCONF listening-port: {r}");
-    }
-    if !cfg.announce_ip.is_empty() {
-        let r = conn
-            .command(&["REPLCONF", "ip-address", &cfg.announce_ip])
-            .await?;
-        if r.starts_with('-') {
-            tracing::info!("(Non critical) Master does not understand REPLCONF ip-address: {r}");
-        }
-    }
-    let r = conn
-        .command(&["REPLCONF", "capa", "eof", "capa", "psync2"])
-        .await?;
-    if r.starts_with('-') {
-        tracing::info!("(Non critical) Master does not understand REPLCONF capa: {r}");
-    }
-    let want = (cfg.offset + 1).to_string();
-    tracing::info!(
-        "Trying a partial resynchronization (request {}:{want}).",
-        cfg.replid
-    );
-    let reply = conn.command(&["PSYNC", &cfg.replid, &want]).await?;
+    let (reply, mut conn) = handshake(&cfg).await?;
     match parse_psync_reply(&reply) {
         PsyncReply::Full { replid, offset } => {
             tracing::info!("Full resync from master: {replid}:{offset}");

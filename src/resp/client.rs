@@ -170,6 +170,13 @@ impl ReplyDecoder {
         self.buf.len() - self.pos
     }
 
+    /// The bytes received after the last returned reply (none of them
+    /// parsed yet: a reply is returned as soon as it is whole).
+    pub fn into_rest(mut self) -> Vec<u8> {
+        debug_assert!(self.stack.is_empty(), "only between replies");
+        self.buf.split_off(self.pos)
+    }
+
     /// The next whole reply, `Ok(None)` when more bytes are needed. After
     /// an error the stream is out of step: drop the connection.
     pub fn next_reply(&mut self) -> Result<Option<Reply>, ReplyError> {
@@ -407,6 +414,13 @@ impl Conn {
         self.timeout = timeout;
     }
 
+    /// Gives up the connection: its socket and the bytes read after the
+    /// last reply. A replica's handshake is request/reply; after PSYNC
+    /// the master sends a snapshot and a stream, which are not replies.
+    pub fn into_parts(self) -> (TcpStream, Vec<u8>) {
+        (self.stream, self.decoder.into_rest())
+    }
+
     /// Our address on the connection.
     pub fn local_ip(&self) -> Option<String> {
         self.stream.local_addr().ok().map(|a| a.ip().to_string())
@@ -487,6 +501,19 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bytes_after_a_reply_are_handed_over_unparsed() {
+        // A replica's PSYNC reply, then the start of a diskless snapshot
+        // (`$EOF:` is no RESP reply).
+        let mut d = ReplyDecoder::new(ReplyLimits::default());
+        d.extend(b"+FULLRESYNC 8de1 0\r\n$EOF:0123");
+        assert_eq!(
+            d.next_reply().unwrap(),
+            Some(Reply::Status("FULLRESYNC 8de1 0".into()))
+        );
+        assert_eq!(d.into_rest(), b"$EOF:0123");
+    }
 
     fn all(bytes: &[u8], limits: ReplyLimits) -> Result<Vec<Reply>, ReplyError> {
         let mut d = ReplyDecoder::new(limits);

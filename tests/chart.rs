@@ -380,6 +380,7 @@ fn the_chart_installs_upgrades_and_uninstalls_on_the_test_bed() {
             "logs",
             "-l",
             "app.kubernetes.io/instance=picket",
+            "--prefix",
             "--tail=60",
         ])
         .unwrap_or_else(|e| e)
@@ -416,7 +417,7 @@ fn the_chart_installs_upgrades_and_uninstalls_on_the_test_bed() {
                     row[2] == said && (said == "master" || (row[3] == master && row[4] == "up"))
                 })
         });
-        assert!(agreed, "{out}\n{}", ns.describe());
+        assert!(agreed, "{out}\n{}\n{}", ns.describe(), operator_logs());
         out
     };
     let first = rcache(&ns, "{.status.master}");

@@ -21,9 +21,9 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config, ResourceExt};
 use picket::operator::builder::{self, Names, DATA_PORT, SENTINEL_PORT};
 use picket::operator::client::{self, Reply};
-use picket::operator::controller::pod_ready;
 use picket::operator::crd::{ReplicatedCache, HANDOVER};
 use picket::operator::inspect::{self, DataLine, SentinelLine};
+use picket::operator::observe::pod_ready;
 
 #[derive(Parser)]
 #[command(

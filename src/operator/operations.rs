@@ -11,9 +11,10 @@ use kube::api::{Api, DeleteParams};
 
 use super::builder::{self, Names, DATA_PORT, SENTINEL_PORT};
 use super::client::{self, Reply};
-use super::controller::{Ctx, SentinelView};
+use super::controller::Ctx;
 use super::crd::ReplicatedCache;
 use super::decide::{self, DataPod};
+use super::observe::SentinelView;
 use super::recorder::Kind;
 use super::rollout::{self, Member, Step};
 
@@ -189,6 +190,7 @@ pub fn sentinel_health(
 }
 
 /// What the rollout did this reconcile, for the status.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rolled {
     /// Nothing to roll.
     Done,
@@ -221,12 +223,9 @@ pub struct RollInput<'a> {
     pub pw: &'a str,
 }
 
-/// One step of the rollout: sentinels first, then replicas, then the
-/// master by a handover. A step that waits longer than the spec's
-/// `rolloutStepTimeoutSeconds` after the last action is reported Stalled
-/// (no further pod is touched until what it waits for happens).
-pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
-    let key = super::controller::cache_key(i.rc);
+/// The rollout's next step (pure): sentinels first, then replicas, then
+/// the master by a handover.
+pub fn rollout_step(i: &RollInput<'_>) -> Step {
     let want_data = i.rc.spec.replicas;
     let with_replicas = want_data > 1;
     let sentinel_members: Vec<Member> = i
@@ -234,58 +233,66 @@ pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
         .iter()
         .map(|s| Member {
             name: s.name.clone(),
-            ordinal: super::controller::ordinal(&s.name),
+            ordinal: super::observe::ordinal(&s.name),
             current: i.sentinel_revision.is_none() || s.revision == i.sentinel_revision,
             unhealthy: sentinel_health(s, i.master, i.rc.spec.sentinels, with_replicas),
             down: !s.ready,
         })
         .collect();
-    let mut step = rollout::sentinel_step(&sentinel_members, i.rc.spec.sentinels as usize);
-    if step == Step::Done {
-        let Some(master) = i.data.iter().find(|p| p.name == i.master) else {
-            return Rolled::Progressing(format!("master {} not observed", i.master));
-        };
-        let host = i.names.data_host(i.master);
-        let data_members: Vec<Member> = i
-            .data
-            .iter()
-            .map(|p| Member {
-                name: p.name.clone(),
-                ordinal: p.ordinal,
-                current: i.data_revision.is_none() || p.revision == i.data_revision,
-                unhealthy: data_health(p, master, &host),
-                down: !p.ready,
-            })
-            .collect();
-        if rollout::outdated(&data_members) > 0 {
-            if let Some(why) = rollout::first_unhealthy(
-                &sentinel_members,
-                i.rc.spec.sentinels as usize,
-                "sentinels",
-            ) {
-                step = Step::Wait(why);
-            } else if !i.service_ok {
-                step = Step::Wait(format!(
-                    "the master Service does not point at {} yet",
-                    i.master
-                ));
-            } else {
-                // A handover needs an up-to-date replica in sync that every
-                // sentinel knows.
-                let fresh: Vec<String> = i
-                    .data
-                    .iter()
-                    .zip(&data_members)
-                    .filter(|(_, m)| m.current && m.unhealthy.is_none() && m.name != i.master)
-                    .map(|(p, _)| p.name.clone())
-                    .collect();
-                let known: Vec<&[String]> =
-                    i.sentinels.iter().map(|s| s.replicas.as_slice()).collect();
-                let ready = decide::failover_ready(&known, &fresh, want_data) && !fresh.is_empty();
-                step = rollout::data_step(&data_members, want_data as usize, i.master, ready);
-            }
-        }
+    let step = rollout::sentinel_step(&sentinel_members, i.rc.spec.sentinels as usize);
+    if step != Step::Done {
+        return step;
     }
+    let Some(master) = i.data.iter().find(|p| p.name == i.master) else {
+        return Step::Wait(format!("master {} not observed", i.master));
+    };
+    let host = i.names.data_host(i.master);
+    let data_members: Vec<Member> = i
+        .data
+        .iter()
+        .map(|p| Member {
+            name: p.name.clone(),
+            ordinal: p.ordinal,
+            current: i.data_revision.is_none() || p.revision == i.data_revision,
+            unhealthy: data_health(p, master, &host),
+            down: !p.ready,
+        })
+        .collect();
+    if rollout::outdated(&data_members) == 0 {
+        return Step::Done;
+    }
+    if let Some(why) =
+        rollout::first_unhealthy(&sentinel_members, i.rc.spec.sentinels as usize, "sentinels")
+    {
+        return Step::Wait(why);
+    }
+    if !i.service_ok {
+        return Step::Wait(format!(
+            "the master Service does not point at {} yet",
+            i.master
+        ));
+    }
+    // A handover needs an up-to-date replica in sync that every sentinel
+    // knows.
+    let fresh: Vec<String> = i
+        .data
+        .iter()
+        .zip(&data_members)
+        .filter(|(_, m)| m.current && m.unhealthy.is_none() && m.name != i.master)
+        .map(|(p, _)| p.name.clone())
+        .collect();
+    let known: Vec<&[String]> = i.sentinels.iter().map(|s| s.replicas.as_slice()).collect();
+    let ready = decide::failover_ready(&known, &fresh, want_data) && !fresh.is_empty();
+    rollout::data_step(&data_members, want_data as usize, i.master, ready)
+}
+
+/// One step of the rollout ([`rollout_step`]), carried out. A step that
+/// waits longer than the spec's `rolloutStepTimeoutSeconds` after the
+/// last action is reported Stalled (no further pod is touched until what
+/// it waits for happens).
+pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
+    let key = super::controller::cache_key(i.rc);
+    let step = rollout_step(&i);
     let mut steps = ctx.rollouts.lock().unwrap().get(&key).cloned();
     let rolled = match step {
         Step::Done => {
@@ -359,9 +366,15 @@ pub async fn roll(ctx: &Ctx, i: RollInput<'_>) -> Rolled {
 /// spec's `rolloutStepTimeoutSeconds` and it still waits (`why`). The
 /// rollout goes on by itself if what it waits for happens later.
 fn overdue(rc: &ReplicatedCache, steps: &Option<(String, Instant)>, why: &str) -> Option<Rolled> {
-    let limit = Duration::from_secs(rc.spec.rollout_step_timeout_seconds.max(1) as u64);
     let (last, at) = steps.as_ref()?;
-    (at.elapsed() > limit).then(|| {
+    stalled(rc, last, at.elapsed(), why)
+}
+
+/// Stalled, when the rollout's last action (`last`, `elapsed` ago) is
+/// older than the spec's `rolloutStepTimeoutSeconds` (pure).
+pub fn stalled(rc: &ReplicatedCache, last: &str, elapsed: Duration, why: &str) -> Option<Rolled> {
+    let limit = Duration::from_secs(rc.spec.rollout_step_timeout_seconds.max(1) as u64);
+    (elapsed > limit).then(|| {
         Rolled::Stalled(format!(
             "rollout stopped: {why}, more than {} s after {last} (rolloutStepTimeoutSeconds)",
             limit.as_secs()
@@ -624,6 +637,98 @@ pub async fn hand_over_before_scale_down(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::operator::fixtures::*;
+
+    /// The rollout's input for a 3-pod cache with master c-0, three
+    /// sentinels knowing both replicas, and the StatefulSets at `rev`.
+    fn rolling(
+        rc: &ReplicatedCache,
+        names: &Names,
+        obs: &super::super::observe::Observed,
+        service_ok: bool,
+    ) -> Step {
+        rollout_step(&RollInput {
+            rc,
+            names,
+            data: &obs.data,
+            sentinels: &obs.sentinels,
+            master: "c-0",
+            data_revision: obs.data_revision.clone(),
+            sentinel_revision: obs.sentinel_revision.clone(),
+            service_ok,
+            pw: &obs.pw,
+        })
+    }
+
+    fn three(rev: &str) -> super::super::observe::Observed {
+        let mut o = observed(
+            vec![master(0, 10), replica(1, 0, 10), replica(2, 0, 10)],
+            vec![
+                sentinel(0, 0, &[1, 2], 2),
+                sentinel(1, 0, &[1, 2], 2),
+                sentinel(2, 0, &[1, 2], 2),
+            ],
+        );
+        o.data_revision = Some(rev.into());
+        o.sentinel_revision = Some(rev.into());
+        o
+    }
+
+    #[test]
+    fn a_rollout_restarts_sentinels_first_then_replicas_then_hands_over_the_master() {
+        let rc = cache("replicas: 3\nsentinels: 3\n", Some(recorded(0, "r1", 10)));
+        let names = Names::of(&rc);
+        let mut obs = three("rev2");
+        assert!(
+            matches!(rolling(&rc, &names, &obs, true), Step::Restart { ref pod, .. } if pod == "c-sentinel-2")
+        );
+        for s in &mut obs.sentinels {
+            s.revision = Some("rev2".into());
+        }
+        assert!(
+            matches!(rolling(&rc, &names, &obs, true), Step::Restart { ref pod, .. } if pod == "c-2")
+        );
+        for p in &mut obs.data[1..] {
+            p.revision = Some("rev2".into());
+        }
+        assert_eq!(
+            rolling(&rc, &names, &obs, true),
+            Step::Handover { from: "c-0".into() }
+        );
+        obs.data[0].revision = Some("rev2".into());
+        assert_eq!(rolling(&rc, &names, &obs, true), Step::Done);
+    }
+
+    #[test]
+    fn a_rollout_waiting_past_its_step_timeout_is_stalled() {
+        let rc = cache(
+            "replicas: 3\nsentinels: 3\nrolloutStepTimeoutSeconds: 60\n",
+            Some(recorded(0, "r1", 10)),
+        );
+        let names = Names::of(&rc);
+        let mut obs = three("rev2");
+        for s in &mut obs.sentinels {
+            s.revision = Some("rev2".into());
+        }
+        // The master Service does not point at the master yet: the data
+        // pods wait.
+        let Step::Wait(why) = rolling(&rc, &names, &obs, false) else {
+            panic!("not a wait")
+        };
+        assert_eq!(why, "the master Service does not point at c-0 yet");
+        let last = "restarting c-sentinel-0";
+        assert_eq!(stalled(&rc, last, Duration::from_secs(59), &why), None);
+        let Some(Rolled::Stalled(msg)) = stalled(&rc, last, Duration::from_secs(61), &why) else {
+            panic!("not stalled")
+        };
+        assert_eq!(
+            msg,
+            "rollout stopped: the master Service does not point at c-0 yet, more than 60 s after restarting c-sentinel-0 (rolloutStepTimeoutSeconds)"
+        );
+        // A replica out of sync stops the rollout too.
+        obs.data[2].link_up = false;
+        assert!(matches!(rolling(&rc, &names, &obs, true), Step::Wait(_)));
+    }
 
     #[test]
     fn replicas_are_caught_up_when_every_offset_is_the_masters() {

@@ -33,8 +33,9 @@ use kube::ResourceExt;
 
 use super::builder::{self, Names, DATA_PORT, SENTINEL_PORT};
 use super::client::{self, Reply};
-use super::controller::{pod_ip, Ctx, Error};
+use super::controller::{Ctx, Error};
 use super::crd::{PasswordRotation, ReplicatedCache};
+use super::observe::pod_ip;
 
 /// The phase names in status.
 pub const ACCEPTING_BOTH: &str = "AcceptingBoth";

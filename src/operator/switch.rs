@@ -22,11 +22,13 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::ResourceExt;
 use serde_json::json;
 
+use super::apply;
 use super::builder::{self, Names, DATA_PORT, SENTINEL_PORT};
 use super::client;
 use super::controller::{self, Ctx};
 use super::crd::ReplicatedCache;
 use super::decide;
+use super::observe;
 use super::recorder::Kind;
 
 /// Keeps one event subscription per sentinel pod of every cache, checked
@@ -50,7 +52,7 @@ pub async fn run(ctx: Arc<Ctx>) {
                 continue;
             };
             for p in sentinels.items {
-                let Some(ip) = controller::pod_ip(&p) else {
+                let Some(ip) = observe::pod_ip(&p) else {
                     continue;
                 };
                 wanted.push((
@@ -71,7 +73,7 @@ pub async fn run(ctx: Arc<Ctx>) {
             if subs.contains_key(&key) {
                 continue;
             }
-            let Ok(pw) = controller::password(&rc, &key.0, &ctx).await else {
+            let Ok(pw) = observe::password(&rc, &key.0, &ctx).await else {
                 continue;
             };
             let ctx = ctx.clone();
@@ -163,24 +165,24 @@ async fn switch(
     // away since (its own connection stays logged in): the Secret's
     // current one is tried before giving up.
     let fresh;
-    let pw = if controller::says_master(&ip, pw).await {
+    let pw = if observe::says_master(&ip, pw).await {
         pw
     } else {
-        match controller::password(rc, &names.namespace, ctx).await {
-            Ok(p) if p != pw && controller::says_master(&ip, &p).await => {
+        match observe::password(rc, &names.namespace, ctx).await {
+            Ok(p) if p != pw && observe::says_master(&ip, &p).await => {
                 fresh = p;
                 fresh.as_str()
             }
             _ => return,
         }
     };
-    let slice = controller::endpoint_slice(rc, names, &names.cache, &[ip]);
+    let slice = apply::endpoint_slice(rc, names, &names.cache, &[ip]);
     let api = Api::namespaced(ctx.client.clone(), &names.namespace);
     // One write per switch (every sentinel reports it); held only around
     // the write, so nothing slow (a dead old master) holds other caches.
     let written = {
         let _one_at_a_time = ctx.switch_lock.lock().await;
-        controller::apply(&api, slice, &ctx.metrics).await
+        apply::apply(&api, slice, &ctx.metrics).await
     };
     match written {
         Ok(true) => {}
@@ -229,5 +231,5 @@ async fn switch(
 /// A pod's IP, when it exists and has one.
 async fn ip_of(pods: &Api<Pod>, name: &str) -> Option<String> {
     let pod = pods.get_opt(name).await.ok().flatten()?;
-    controller::pod_ip(&pod)
+    observe::pod_ip(&pod)
 }

@@ -286,7 +286,8 @@ async fn gather(
             let reach = Reach::open(t, &name, ip(p).as_deref(), DATA_PORT)
                 .await
                 .map_err(|e| e.to_string())?;
-            match client::command(&reach.addr, Some(pw), &["INFO", "replication"]).await? {
+            let info = client::command(&reach.addr, Some(pw), &["INFO", "replication"]);
+            match info.await.map_err(|e| e.to_string())? {
                 Reply::Bulk(Some(b)) => Ok(String::from_utf8_lossy(&b).into_owned()),
                 other => Err(format!("INFO: {other:?}")),
             }
@@ -310,8 +311,11 @@ async fn gather(
             let reach = Reach::open(t, &name, ip(p).as_deref(), SENTINEL_PORT)
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut c = client::Conn::open(&reach.addr, Some(pw)).await?;
-            let kv = match c.call(&["SENTINEL", "MASTER", &set]).await? {
+            let mut c = client::Conn::open(&reach.addr, Some(pw))
+                .await
+                .map_err(|e| e.to_string())?;
+            let master = c.call(&["SENTINEL", "MASTER", &set]).await;
+            let kv = match master.map_err(|e| e.to_string())? {
                 r @ Reply::Array(Some(_)) => client::strings(&r),
                 Reply::Error(e) => return Err(e),
                 other => return Err(format!("SENTINEL MASTER: {other:?}")),

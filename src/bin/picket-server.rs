@@ -179,7 +179,7 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
         let mut sc = picket::sentinel::config::SentinelConf::new();
         for l in &lines {
             sc.apply(&l.args[1..])
-                .map_err(|msg| anyhow::anyhow!("{}", config::ConfigError::at(l, &msg)))?;
+                .map_err(|e| anyhow::anyhow!("{}", config::ConfigError::at(l, &e.0)))?;
         }
         let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         let st = picket::sentinel::Sentinel::new(sc, abs, picket::util::time::now_ms());

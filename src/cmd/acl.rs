@@ -94,10 +94,7 @@ fn setuser(ctx: &mut Ctx) -> CmdResult {
         return Err(ONLY_DEFAULT);
     }
     let rules: Vec<&[u8]> = ctx.args[3..].to_vec();
-    ctx.srv
-        .default_user
-        .apply(&rules)
-        .map_err(ErrorReply::new)?;
+    ctx.srv.default_user.apply(&rules)?;
     tracing::info!("ACL SETUSER default: the default user's passwords or flags changed");
     ctx.client.ok();
     Ok(())

@@ -314,12 +314,12 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
         } else {
             args
         };
-        (d.set)(&mut newcfg, &args).map_err(|e| fail(&e))?;
+        (d.set)(&mut newcfg, &args).map_err(|e| fail(&e.0))?;
     }
     let old = std::mem::replace(&mut ctx.srv.config, newcfg);
     if let Err(e) = ctx.srv.config_changed(&old) {
         ctx.srv.config = old;
-        return Err(ErrorReply::new(e));
+        return Err(e);
     }
     ctx.client.ok();
     Ok(())

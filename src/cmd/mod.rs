@@ -53,6 +53,12 @@ impl ErrorReply {
     }
 }
 
+impl std::fmt::Display for ErrorReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Redis's shared error replies (server.h `shared.*`), exact texts.
 pub mod errors {
     use super::ErrorReply;

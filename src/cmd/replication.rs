@@ -128,9 +128,7 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
 
 fn start_sync(ctx: &mut Ctx, psync: Option<(&str, i64)>) -> CmdResult {
     let now = ctx.now_ms;
-    ctx.srv
-        .replica_sync(ctx.client, psync, now)
-        .map_err(ErrorReply::new)
+    ctx.srv.replica_sync(ctx.client, psync, now)
 }
 
 /// ```text

@@ -293,6 +293,32 @@ impl Default for Config {
     }
 }
 
+/// Why a directive's arguments were refused: Redis's own text (`argument
+/// must be 'yes' or 'no'`), which CONFIG SET shows after `ERR CONFIG SET
+/// failed (possibly related to argument '...') - ` and the config-file
+/// loader after the line it read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadValue(pub String);
+
+impl From<&str> for BadValue {
+    fn from(s: &str) -> Self {
+        BadValue(s.to_string())
+    }
+}
+
+impl From<String> for BadValue {
+    fn from(s: String) -> Self {
+        BadValue(s)
+    }
+}
+
+impl PartialEq<&str> for BadValue {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// One configuration directive.
 pub struct Directive {
     /// Canonical name (CONFIG GET reports it).
@@ -304,17 +330,17 @@ pub struct Directive {
     /// Renders the current value as CONFIG GET and CONFIG REWRITE show it.
     pub get: fn(&Config) -> String,
     /// Validates and stores arguments (the directive name excluded).
-    pub set: fn(&mut Config, &[String]) -> Result<(), String>,
+    pub set: fn(&mut Config, &[String]) -> Result<(), BadValue>,
 }
 
-fn one(a: &[String]) -> Result<&str, String> {
+fn one(a: &[String]) -> Result<&str, BadValue> {
     match a {
         [v] => Ok(v),
         _ => Err("wrong number of arguments".into()),
     }
 }
 
-fn yes_no(s: &str) -> Result<bool, String> {
+fn yes_no(s: &str) -> Result<bool, BadValue> {
     match s.to_ascii_lowercase().as_str() {
         "yes" => Ok(true),
         "no" => Ok(false),
@@ -326,13 +352,13 @@ fn yn(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
 }
 
-fn int_in(s: &str, min: i64, max: i64) -> Result<i64, String> {
+fn int_in(s: &str, min: i64, max: i64) -> Result<i64, BadValue> {
     let v: i64 = crate::util::num::parse_i64(s.as_bytes())
         .ok_or("argument couldn't be parsed into an integer")?;
     if v < min || v > max {
-        return Err(format!(
+        return Err(BadValue(format!(
             "argument must be between {min} and {max} inclusive"
-        ));
+        )));
     }
     Ok(v)
 }
@@ -359,11 +385,11 @@ pub fn parse_memory(s: &str) -> Option<u64> {
     num.parse::<u64>().ok()?.checked_mul(mul)
 }
 
-fn mem(s: &str) -> Result<u64, String> {
+fn mem(s: &str) -> Result<u64, BadValue> {
     parse_memory(s).ok_or_else(|| "argument must be a memory value".into())
 }
 
-fn password(a: &[String]) -> Result<Option<Password>, String> {
+fn password(a: &[String]) -> Result<Option<Password>, BadValue> {
     let v = one(a)?;
     Ok(if v.is_empty() {
         None
@@ -440,7 +466,7 @@ macro_rules! choice {
             let v = one(a)?.to_ascii_lowercase();
             const ALLOWED: &[&str] = &[$($v),*];
             if !ALLOWED.contains(&v.as_str()) {
-                return Err(format!("argument(s) must be one of the following: {}", ALLOWED.join(", ")));
+                return Err(BadValue(format!("argument(s) must be one of the following: {}", ALLOWED.join(", "))));
             }
             c.$f = v; Ok(())
         } }
@@ -856,7 +882,7 @@ pub static DIRECTIVES: &[Directive] = &[
 ];
 
 /// Parses the client-output-buffer-limit value into (class, hard, soft, seconds).
-pub fn parse_output_limits(s: &str) -> Result<Vec<(&'static str, u64, u64, i64)>, String> {
+pub fn parse_output_limits(s: &str) -> Result<Vec<(&'static str, u64, u64, i64)>, BadValue> {
     let mut out = vec![
         ("normal", 0, 0, 0),
         ("slave", 256 << 20, 64 << 20, 60),
@@ -893,7 +919,7 @@ impl Config {
 
     /// Applies one config-file line (`args[0]` is the directive name).
     /// Several `save` lines accumulate, like redis-server.
-    pub fn apply(&mut self, args: &[String]) -> Result<(), String> {
+    pub fn apply(&mut self, args: &[String]) -> Result<(), BadValue> {
         let Some(d) = Self::directive(&args[0]) else {
             return Err("Bad directive or wrong number of arguments".into());
         };
@@ -914,7 +940,7 @@ impl Config {
     }
 
     /// Checks relations between directives after loading.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), BadValue> {
         if self.bind.is_empty() {
             return Err("bind needs at least one address".into());
         }
@@ -951,7 +977,7 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn apply(c: &mut Config, line: &str) -> Result<(), String> {
+    fn apply(c: &mut Config, line: &str) -> Result<(), BadValue> {
         let args: Vec<String> = line.split(' ').map(String::from).collect();
         c.apply(&args)
     }

@@ -11,7 +11,7 @@ mod parse;
 mod rewrite;
 
 pub use directives::{
-    parse_memory, parse_output_limits, Config, EvictionPolicy, LogLevel, Password,
+    parse_memory, parse_output_limits, BadValue, Config, EvictionPolicy, LogLevel, Password,
 };
 pub use parse::{parse_args, parse_text, ConfigError, Line};
 pub use rewrite::{quote, rewrite_file, rewrite_text};
@@ -65,15 +65,14 @@ fn load_lines(
             diverted.push(l);
             continue;
         }
-        cfg.apply(&l.args)
-            .map_err(|msg| ConfigError::at(&l, &msg))?;
+        cfg.apply(&l.args).map_err(|e| ConfigError::at(&l, &e.0))?;
     }
     adjust(&mut cfg);
-    cfg.validate().map_err(|msg| ConfigError {
+    cfg.validate().map_err(|e| ConfigError {
         file: None,
         line: 0,
         text: String::new(),
-        msg,
+        msg: e.0,
     })?;
     Ok((cfg, diverted))
 }

@@ -328,7 +328,7 @@ async fn day_two(
     if let Some(token) = &day2.handover {
         match operations::requested_handover(rc, ctx, names, data, sentinels, mst, pw).await {
             Ok(()) => applied.handed_over = Some(token.clone()),
-            Err(why) => applied.progressing = Some(why),
+            Err(why) => applied.progressing = Some(why.to_string()),
         }
     }
     match day2.mode {
@@ -574,7 +574,10 @@ pub async fn write_status(rc: &ReplicatedCache, ctx: &Ctx, report: &Report) -> R
     {
         Ok(_) => {}
         Err(kube::Error::Api(e)) if e.code == 409 => {
-            tracing::debug!(?changed, "status not written: the cache changed since it was read");
+            tracing::debug!(
+                ?changed,
+                "status not written: the cache changed since it was read"
+            );
             return Ok(false);
         }
         Err(e) => return Err(Error::Status(e)),

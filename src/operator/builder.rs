@@ -371,7 +371,6 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
     let names = Names::of(rc);
     let spec = &rc.spec;
     let conf = full_data_config(spec);
-    let hash = fnv1a(&data_config(spec));
     let image = image(spec, default_image);
     let config: ConfigMap = typed(json!({
         "apiVersion": "v1", "kind": "ConfigMap",
@@ -379,8 +378,22 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
         "data": {"picket.conf": conf},
     }));
 
-    // Data pods.
-    let mut pod = pod_common(rc, &names, "data", Some(&hash));
+    Desired {
+        config,
+        data: data_statefulset(rc, &names, &image),
+        sentinels: sentinel_statefulset(rc, &names, &image),
+        services: services(rc, &names),
+        pdbs: pdbs(rc, &names),
+    }
+}
+
+/// The data pods' StatefulSet: picket-server with the config (its hash
+/// on the template, so a changed config rolls the pods), the password,
+/// the preStop handover, and a claim per pod under `persistence`.
+fn data_statefulset(rc: &ReplicatedCache, names: &Names, image: &str) -> StatefulSet {
+    let spec = &rc.spec;
+    let hash = fnv1a(&data_config(spec));
+    let mut pod = pod_common(rc, names, "data", Some(&hash));
     // Room for the preStop handover (20 s at most) and a final save.
     pod["spec"]["terminationGracePeriodSeconds"] = json!(30);
     let announce = format!(
@@ -441,12 +454,12 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
         // The operator rolls the pods (rollout.rs): replicas first, the
         // master last after a confirmed handover.
         "updateStrategy": {"type": "OnDelete"},
-        "selector": {"matchLabels": selector(&names, "data")},
+        "selector": {"matchLabels": selector(names, "data")},
         "template": pod,
     });
     if let Some(p) = persist {
         data_spec["volumeClaimTemplates"] = json!([{
-            "metadata": {"name": "data", "labels": labels(&names, Some("data"))},
+            "metadata": {"name": "data", "labels": labels(names, Some("data"))},
             "spec": {
                 "accessModes": ["ReadWriteOnce"],
                 "storageClassName": p.storage_class_name,
@@ -457,15 +470,17 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
         data_spec["persistentVolumeClaimRetentionPolicy"] =
             json!({"whenDeleted": when, "whenScaled": when});
     }
-    let data: StatefulSet = typed(json!({
+    typed(json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
-        "metadata": meta(rc, &names, &names.cache, Some("data")),
+        "metadata": meta(rc, names, &names.cache, Some("data")),
         "spec": data_spec,
-    }));
+    }))
+}
 
-    // Sentinels: an empty config file on an empty volume; the operator
-    // configures them (SENTINEL CONFIG SET / MONITOR / SET).
-    let mut spod = pod_common(rc, &names, "sentinel", None);
+/// The sentinels' StatefulSet: an empty config file on an empty volume;
+/// the operator configures them (SENTINEL CONFIG SET / MONITOR / SET).
+fn sentinel_statefulset(rc: &ReplicatedCache, names: &Names, image: &str) -> StatefulSet {
+    let mut spod = pod_common(rc, names, "sentinel", None);
     spod["spec"]["containers"] = json!([{
         "name": "sentinel",
         "image": image,
@@ -483,20 +498,25 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
     }]);
     spod["spec"]["volumes"] = json!([{"name": "data", "emptyDir": {}}]);
-    let sentinels: StatefulSet = typed(json!({
+    typed(json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
-        "metadata": meta(rc, &names, &names.sentinel(), Some("sentinel")),
+        "metadata": meta(rc, names, &names.sentinel(), Some("sentinel")),
         "spec": {
             "serviceName": names.sentinel_headless(),
-            "replicas": spec.sentinels,
+            "replicas": rc.spec.sentinels,
             "podManagementPolicy": "Parallel",
             // One at a time, each configured again before the next.
             "updateStrategy": {"type": "OnDelete"},
-            "selector": {"matchLabels": selector(&names, "sentinel")},
+            "selector": {"matchLabels": selector(names, "sentinel")},
             "template": spod,
         },
-    }));
+    }))
+}
 
+/// The Services: the master's and the replicas' (their endpoints are
+/// the operator's, no selector), the data pods' headless one, and the
+/// sentinels' plain and headless ones.
+fn services(rc: &ReplicatedCache, names: &Names) -> Vec<Service> {
     let service = |name: &str,
                    component: &str,
                    port: u16,
@@ -506,11 +526,11 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
      -> Service {
         let mut s = json!({
             "apiVersion": "v1", "kind": "Service",
-            "metadata": meta(rc, &names, name, Some(component)),
+            "metadata": meta(rc, names, name, Some(component)),
             "spec": {"ports": [{"name": port_name, "port": port, "targetPort": port, "protocol": "TCP"}]},
         });
         if sel {
-            s["spec"]["selector"] = json!(selector(&names, component));
+            s["spec"]["selector"] = json!(selector(names, component));
         }
         if headless {
             s["spec"]["clusterIP"] = json!("None");
@@ -518,7 +538,7 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
         }
         typed(s)
     };
-    let services = vec![
+    vec![
         service(&names.cache, "data", DATA_PORT, "redis", false, false),
         service(&names.replicas(), "data", DATA_PORT, "redis", false, false),
         service(&names.headless(), "data", DATA_PORT, "redis", true, true),
@@ -538,25 +558,22 @@ pub fn desired(rc: &ReplicatedCache, default_image: &str) -> Desired {
             true,
             true,
         ),
-    ];
+    ]
+}
+
+/// One PodDisruptionBudget per StatefulSet: one pod down at a time.
+fn pdbs(rc: &ReplicatedCache, names: &Names) -> Vec<PodDisruptionBudget> {
     let pdb = |name: &str, component: &str| -> PodDisruptionBudget {
         typed(json!({
             "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": meta(rc, &names, name, Some(component)),
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(&names, component)}},
+            "metadata": meta(rc, names, name, Some(component)),
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(names, component)}},
         }))
     };
-    let pdbs = vec![
+    vec![
         pdb(&names.cache, "data"),
         pdb(&names.sentinel(), "sentinel"),
-    ];
-    Desired {
-        config,
-        data,
-        sentinels,
-        services,
-        pdbs,
-    }
+    ]
 }
 
 /// What the same pods are without picket's day-2 orchestration (the

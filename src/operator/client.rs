@@ -36,14 +36,6 @@ impl DerefMut for Conn {
     }
 }
 
-// The operator's steps still report errors as text (issue 18 moves them
-// to typed errors step by step).
-impl From<ClientError> for String {
-    fn from(e: ClientError) -> String {
-        e.to_string()
-    }
-}
-
 /// One command on a fresh connection.
 pub async fn command(
     addr: &str,

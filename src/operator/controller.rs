@@ -377,7 +377,10 @@ async fn reconcile_cache(rc: &ReplicatedCache, ctx: &Ctx) -> Result<Action, Erro
     let applied = apply::run(rc, ctx, &observed, &plan, applied).await?;
     if let Some(t) = plan.day2.as_ref().and_then(|d| d.handover.as_ref()) {
         if applied.handed_over.as_ref() == Some(t) {
-            ctx.handovers.lock().unwrap().insert(cache_key(rc), t.clone());
+            ctx.handovers
+                .lock()
+                .unwrap()
+                .insert(cache_key(rc), t.clone());
         }
     }
     let report = status::report(rc, &observed, &plan, &applied, &now_rfc3339());

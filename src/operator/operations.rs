@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams};
 
 use super::builder::{self, Names, DATA_PORT, SENTINEL_PORT};
-use super::client::{self, Reply};
+use super::client::{self, ClientError, Reply};
 use super::controller::Ctx;
 use super::crd::ReplicatedCache;
 use super::decide::{self, DataPod};
@@ -393,8 +393,27 @@ pub fn forget_rollout(ctx: &Ctx, rc: &ReplicatedCache) {
 
 /// Sets `min-replicas-to-write` on the server at `addr`: [`FENCE`], or
 /// back to a setting.
-pub async fn set_fence(addr: &str, pw: Option<&str>, value: &str) -> Result<Reply, String> {
-    Ok(client::command(addr, pw, &["CONFIG", "SET", "min-replicas-to-write", value]).await?)
+pub async fn set_fence(addr: &str, pw: Option<&str>, value: &str) -> Result<Reply, ClientError> {
+    client::command(addr, pw, &["CONFIG", "SET", "min-replicas-to-write", value]).await
+}
+
+/// Why a requested handover (`kubectl picket failover`) did not happen on
+/// this pass: it is tried again at the next reconcile, and the text is
+/// the Progressing message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoverPending {
+    /// The master's pod was not among those observed.
+    #[error("handover requested: master {0} not observed")]
+    MasterNotObserved(String),
+    /// No replica is in sync and known to the sentinels yet.
+    #[error(
+        "handover requested: waiting for a replica in sync with master {0} that the sentinels know"
+    )]
+    NoTarget(String),
+    /// The master could not be fenced with its replicas caught up, or a
+    /// failover is under way.
+    #[error("handover requested: master {0} could not hand over yet (a replica behind, or a failover under way)")]
+    NotYet(String),
 }
 
 /// A planned handover from a live `master`: it is fenced (refuses
@@ -551,20 +570,16 @@ pub async fn requested_handover(
     sentinels: &[SentinelView],
     master: &str,
     pw: &str,
-) -> Result<(), String> {
+) -> Result<(), HandoverPending> {
     let host = names.data_host(master);
     let Some(m) = data.iter().find(|p| p.name == master) else {
-        return Err(format!("handover requested: master {master} not observed"));
+        return Err(HandoverPending::MasterNotObserved(master.to_string()));
     };
     if !target_ready(data, m, &host, sentinels, |_| true) {
-        return Err(format!(
-            "handover requested: waiting for a replica in sync with master {master} that the sentinels know"
-        ));
+        return Err(HandoverPending::NoTarget(master.to_string()));
     }
     let Some(by) = hand_over(ctx, rc, names, sentinels, m, pw).await else {
-        return Err(format!(
-            "handover requested: master {master} could not hand over yet (a replica behind, or a failover under way)"
-        ));
+        return Err(HandoverPending::NotYet(master.to_string()));
     };
     let note = format!(
         "handover requested (kubectl picket failover): master {master} fenced with its replicas caught up; sentinel {by} fails over to a replica in sync"

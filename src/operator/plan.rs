@@ -596,7 +596,8 @@ mod tests {
     #[test]
     fn a_requested_handover_is_planned_once_per_token_even_from_a_stale_read() {
         let mut rc = cache(THREE, Some(recorded(0, "r1", 10)));
-        rc.metadata.annotations = Some([(crate::operator::crd::HANDOVER.to_string(), "t1".to_string())].into());
+        rc.metadata.annotations =
+            Some([(crate::operator::crd::HANDOVER.to_string(), "t1".to_string())].into());
         let obs = observed(
             vec![master(0, 10), replica(1, 0, 10), replica(2, 0, 10)],
             vec![
@@ -605,7 +606,9 @@ mod tests {
                 sentinel(2, 0, &[1, 2], 2),
             ],
         );
-        let handover = |rc: &ReplicatedCache, inputs: &Inputs| plan(rc, &obs, inputs).day2.and_then(|d| d.handover);
+        let handover = |rc: &ReplicatedCache, inputs: &Inputs| {
+            plan(rc, &obs, inputs).day2.and_then(|d| d.handover)
+        };
         assert_eq!(handover(&rc, &inputs()).as_deref(), Some("t1"));
         // Carried out, but the read that follows does not show the status
         // that says so yet: not again.
@@ -618,7 +621,8 @@ mod tests {
         rc.status.as_mut().unwrap().handover_request = Some("t1".into());
         assert_eq!(handover(&rc, &inputs()), None);
         // A new token is a new request.
-        rc.metadata.annotations = Some([(crate::operator::crd::HANDOVER.to_string(), "t2".to_string())].into());
+        rc.metadata.annotations =
+            Some([(crate::operator::crd::HANDOVER.to_string(), "t2".to_string())].into());
         assert_eq!(handover(&rc, &done).as_deref(), Some("t2"));
     }
 

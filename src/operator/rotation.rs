@@ -32,7 +32,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
 
 use super::builder::{self, Names, DATA_PORT, SENTINEL_PORT};
-use super::client::{self, Reply};
+use super::client::{self, ClientError, Reply};
 use super::controller::{Ctx, Error};
 use super::crd::{PasswordRotation, ReplicatedCache};
 use super::observe::pod_ip;
@@ -178,16 +178,63 @@ async fn record(rc: &ReplicatedCache, ctx: &Ctx, st: &AuthState) -> Result<(), E
     Ok(())
 }
 
-/// Opens a connection to `addr` with the first of `passwords` it takes.
-async fn open_any(addr: &str, passwords: &[&str]) -> Result<client::Conn, String> {
-    let mut last = String::new();
-    for p in passwords {
-        match client::Conn::open(addr, Some(p)).await {
-            Ok(c) => return Ok(c),
-            Err(e) => last = e.to_string(),
+/// Why one server did not take a pass's commands.
+#[derive(Debug, thiserror::Error)]
+enum ServerError {
+    /// No connection with any of the passwords, or no reply.
+    #[error("{addr}: {source}")]
+    Client {
+        /// The server.
+        addr: String,
+        /// What the connection said.
+        source: ClientError,
+    },
+    /// A command's error reply.
+    #[error("{addr}: {command}: {reply}")]
+    Refused {
+        /// The server.
+        addr: String,
+        /// The command's first two words (never its password).
+        command: String,
+        /// The error reply.
+        reply: String,
+    },
+}
+
+/// Why a pass did not reach every pod the spec wants: it is run again at
+/// the next reconcile.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    /// Pods are missing (being created, or deleted).
+    #[error("{data} data pods and {sentinels} sentinels present, the spec has {want_data} and {want_sentinels}")]
+    PodsMissing {
+        /// Data pods present.
+        data: usize,
+        /// Sentinels present.
+        sentinels: usize,
+        /// Data pods in the spec.
+        want_data: usize,
+        /// Sentinels in the spec.
+        want_sentinels: usize,
+    },
+    /// Pods that did not take it, each `<pod>: <why>`, passwords
+    /// redacted.
+    #[error("{}", .0.join("; "))]
+    Pods(Vec<String>),
+}
+
+/// Opens a connection to `addr` with the first of `passwords` it takes
+/// (the last one's error when none does).
+async fn open_any(addr: &str, passwords: &[&str]) -> Result<client::Conn, ClientError> {
+    let Some((last, rest)) = passwords.split_last() else {
+        return client::Conn::open(addr, None).await;
+    };
+    for p in rest {
+        if let Ok(c) = client::Conn::open(addr, Some(p)).await {
+            return Ok(c);
         }
     }
-    Err(last)
+    client::Conn::open(addr, Some(last)).await
 }
 
 /// Runs `cmds` on one server, stopping at the first error reply; an
@@ -197,14 +244,22 @@ async fn run(
     passwords: &[&str],
     cmds: &[Vec<&str>],
     tolerated: Option<&str>,
-) -> Result<(), String> {
-    let mut c = open_any(addr, passwords).await?;
+) -> Result<(), ServerError> {
+    let client = |source| ServerError::Client {
+        addr: addr.to_string(),
+        source,
+    };
+    let mut c = open_any(addr, passwords).await.map_err(client)?;
     for cmd in cmds {
-        if let Reply::Error(e) = c.call(cmd).await? {
+        if let Reply::Error(e) = c.call(cmd).await.map_err(client)? {
             if tolerated.is_some_and(|t| e.contains(t)) {
                 continue;
             }
-            return Err(format!("{addr}: {}: {e}", cmd[..2].join(" ")));
+            return Err(ServerError::Refused {
+                addr: addr.to_string(),
+                command: cmd[..2].join(" "),
+                reply: e,
+            });
         }
     }
     Ok(())
@@ -260,7 +315,7 @@ async fn apply_to_pods(
     tries: &[&str],
     accept: &[&str],
     passes: &[Pass],
-) -> Result<(), String> {
+) -> Result<(), PassError> {
     let names = Names::of(rc);
     let set = names.master_set();
     let new = tries[0];
@@ -273,13 +328,12 @@ async fn apply_to_pods(
     let (data, sentinels) = (live(data), live(sentinels));
     let want = (rc.spec.replicas as usize, rc.spec.sentinels as usize);
     if (data.len(), sentinels.len()) != want {
-        return Err(format!(
-            "{} data pods and {} sentinels present, the spec has {} and {}",
-            data.len(),
-            sentinels.len(),
-            want.0,
-            want.1
-        ));
+        return Err(PassError::PodsMissing {
+            data: data.len(),
+            sentinels: sentinels.len(),
+            want_data: want.0,
+            want_sentinels: want.1,
+        });
     }
     let rules: Vec<String> = accept.iter().map(|p| format!(">{p}")).collect();
     let only_new = format!(">{new}");
@@ -296,13 +350,15 @@ async fn apply_to_pods(
                 let tolerated = sentinel.then_some("No such master");
                 if let Err(e) = run(&format!("{ip}:{port}"), tries, &cmds, tolerated).await {
                     // A server's error may quote the command: no password in logs.
-                    let e = tries.iter().fold(e, |e, pw| e.replace(pw, "(redacted)"));
+                    let e = tries
+                        .iter()
+                        .fold(e.to_string(), |e, pw| e.replace(pw, "(redacted)"));
                     failed.push(format!("{}: {e}", p.name_any()));
                 }
             }
         }
         if !failed.is_empty() {
-            return Err(failed.join("; "));
+            return Err(PassError::Pods(failed));
         }
     }
     Ok(())

@@ -90,7 +90,12 @@ pub async fn run(ctx: Arc<Ctx>) {
 }
 
 /// Follows one sentinel's events until its connection ends.
-async fn subscribe(ctx: Arc<Ctx>, rc: &ReplicatedCache, ip: &str, pw: &str) -> Result<(), String> {
+async fn subscribe(
+    ctx: Arc<Ctx>,
+    rc: &ReplicatedCache,
+    ip: &str,
+    pw: &str,
+) -> Result<(), client::ClientError> {
     let names = Names::of(rc);
     let mut c = client::Conn::open(&format!("{ip}:{SENTINEL_PORT}"), Some(pw)).await?;
     c.call(&["PSUBSCRIBE", "*"]).await?;
@@ -106,7 +111,7 @@ async fn subscribe(ctx: Arc<Ctx>, rc: &ReplicatedCache, ip: &str, pw: &str) -> R
                 pinged = true;
                 continue;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
         pinged = false;
         let parts = client::strings(&msg);

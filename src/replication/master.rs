@@ -21,6 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{new_replid, Replica, ReplicaState};
+use crate::cmd::ErrorReply;
 use crate::resp::{parse_request, Limits, ParsedRequest};
 use crate::server::client::Client;
 use crate::server::Server;
@@ -37,17 +38,19 @@ impl Server {
         c: &mut Client,
         psync: Option<(&str, i64)>,
         now_ms: i64,
-    ) -> Result<(), String> {
+    ) -> Result<(), ErrorReply> {
         if c.flags.replica {
             return Ok(());
         }
         if let Some(m) = &self.repl.master {
             if m.state != super::LinkState::Connected {
-                return Err("NOMASTERLINK Can't SYNC while not connected with my master".into());
+                return Err(ErrorReply::lit(
+                    "NOMASTERLINK Can't SYNC while not connected with my master",
+                ));
             }
         }
         if c.flags.multi {
-            return Err("ERR Replica can't be in MULTI state".into());
+            return Err(ErrorReply::lit("ERR Replica can't be in MULTI state"));
         }
         let conf = c.repl_conf.clone().unwrap_or_default();
         let ip = conf.ip.clone().unwrap_or_else(|| {

@@ -31,8 +31,66 @@ use crate::resp::{parse_request, Limits, ParsedRequest};
 use crate::server::client::Client;
 use crate::server::Server;
 
-/// Why a sync attempt ended.
-type LinkResult = Result<(), String>;
+/// Why a sync attempt ended. Each variant's text is the line Redis logs
+/// for it (replication.c); the link is tried again a second later.
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    /// The master did not accept the connection in time.
+    #[error("Timeout connecting to the MASTER {0}")]
+    ConnectTimeout(String),
+    /// The connection was refused or failed.
+    #[error("Error condition on socket for SYNC: {0}")]
+    Connect(client::ClientError),
+    /// A handshake reply did not come, or not as RESP.
+    #[error("Error reading from MASTER: {0}")]
+    Handshake(client::ClientError),
+    /// PSYNC could not be sent.
+    #[error("Error writing to MASTER: {0}")]
+    SendPsync(client::ClientError),
+    /// PING was refused for another reason than authentication.
+    #[error("Error reply to PING from master: '{0}'")]
+    Ping(String),
+    /// AUTH was refused, or the master wants it and masterauth is unset.
+    #[error("Unable to AUTH to MASTER: {0}")]
+    Auth(String),
+    /// `-LOADING`, `-NOMASTERLINK`: the master will take a PSYNC later.
+    #[error("Master is currently unable to PSYNC but should be in the future: {0}")]
+    TryLater(String),
+    /// Any other PSYNC reply.
+    #[error("Unexpected reply to PSYNC from master: {0}")]
+    Psync(String),
+    /// The snapshot's header is no `$<len>` or `$EOF:<mark>`.
+    #[error("Bad protocol from MASTER, the first byte is not '$' (we received '{0}'), are you sure the host and port are right?")]
+    SnapshotHeader(String),
+    /// The snapshot does not load.
+    #[error("Failed trying to load the MASTER synchronization DB from socket: {0}")]
+    Load(crate::persistence::rdb::RdbError),
+    /// The stream holds something that is not a command.
+    #[error("Protocol error from MASTER: {0}")]
+    Protocol(crate::resp::ProtocolError),
+    /// Nothing arrived within repl-timeout during the handshake or the
+    /// snapshot.
+    #[error("Timeout connecting to the MASTER...")]
+    ReadTimeout,
+    /// Reading the handshake or the snapshot failed.
+    #[error("Error reading from MASTER: {0}")]
+    Read(std::io::Error),
+    /// The master closed the connection.
+    #[error("Connection with master lost.")]
+    Closed,
+    /// The stream's connection failed.
+    #[error("Connection with master lost: {0}")]
+    Lost(std::io::Error),
+    /// Nothing arrived within repl-timeout on the stream.
+    #[error("MASTER timeout: no data nor PING received...")]
+    Silent,
+    /// An ACK could not be written within repl-timeout.
+    #[error("Timeout writing to MASTER")]
+    WriteTimeout,
+}
+
+/// How a sync attempt ended.
+type LinkResult = Result<(), LinkError>;
 
 impl Server {
     /// REPLICAOF host port (and `replicaof` at start-up): becomes a
@@ -114,14 +172,17 @@ impl Server {
 
     /// Replaces the dataset with a snapshot from the master (Redis:
     /// readSyncBulkPayload's load step) and starts the new history.
-    fn load_from_master(&mut self, rdb: &[u8], replid: &str, offset: u64) -> Result<u64, String> {
+    fn load_from_master(
+        &mut self,
+        rdb: &[u8],
+        replid: &str,
+        offset: u64,
+    ) -> Result<u64, LinkError> {
         let mut dbs: Vec<Db> = (0..self.keyspace.dbs.len())
             .map(|_| Db::default())
             .collect();
         let opts = self.rdb_load_options(false);
-        let loaded = rdbfile::load(rdb, &mut dbs, &opts).map_err(|e| {
-            format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
-        })?;
+        let loaded = rdbfile::load(rdb, &mut dbs, &opts).map_err(LinkError::Load)?;
         // Watchers of any key see the flush (Redis: emptyData signals).
         self.touch_watched_in_db(None);
         let old = std::mem::replace(&mut self.keyspace.dbs, dbs);
@@ -192,17 +253,17 @@ struct Conn {
 }
 
 impl Conn {
-    async fn fill(&mut self) -> Result<usize, String> {
+    async fn fill(&mut self) -> Result<usize, LinkError> {
         match tokio::time::timeout(self.timeout, self.stream.read_buf(&mut self.buf)).await {
-            Err(_) => Err("Timeout connecting to the MASTER...".into()),
-            Ok(Ok(0)) => Err("Connection with master lost.".into()),
-            Ok(Err(e)) => Err(format!("Error reading from MASTER: {e}")),
+            Err(_) => Err(LinkError::ReadTimeout),
+            Ok(Ok(0)) => Err(LinkError::Closed),
+            Ok(Err(e)) => Err(LinkError::Read(e)),
             Ok(Ok(n)) => Ok(n),
         }
     }
 
     /// The next line without CRLF; lone newlines (keepalives) skipped.
-    async fn line(&mut self) -> Result<String, String> {
+    async fn line(&mut self) -> Result<String, LinkError> {
         loop {
             while self.buf.first() == Some(&b'\n') {
                 self.buf.advance(1);
@@ -258,22 +319,20 @@ fn link_config(s: &Server) -> Option<LinkConfig> {
 /// client connection ([`client::Conn`]), except PSYNC's reply, read raw.
 /// Returns the PSYNC reply line and the raw connection: the snapshot and
 /// the stream follow.
-async fn handshake(cfg: &LinkConfig) -> Result<(String, Conn), String> {
+async fn handshake(cfg: &LinkConfig) -> Result<(String, Conn), LinkError> {
     let addr = format!("{}:{}", cfg.host, cfg.port);
     let mut c = client::Conn::open(&addr, (None, None), cfg.timeout)
         .await
         .map_err(|e| match e {
-            client::ClientError::Timeout { .. } => {
-                format!("Timeout connecting to the MASTER {addr}")
-            }
-            e => format!("Error condition on socket for SYNC: {e}"),
+            client::ClientError::Timeout { .. } => LinkError::ConnectTimeout(addr.clone()),
+            e => LinkError::Connect(e),
         })?;
     tracing::info!("MASTER <-> REPLICA sync started");
     let mut call = async |argv: &[&str]| {
         c.call(argv)
             .await
             .map(|r| status_line(&r))
-            .map_err(|e| format!("Error reading from MASTER: {e}"))
+            .map_err(LinkError::Handshake)
     };
     let pong = call(&["PING"]).await?;
     if pong.starts_with('-')
@@ -281,7 +340,7 @@ async fn handshake(cfg: &LinkConfig) -> Result<(String, Conn), String> {
         && !pong.starts_with("-NOPERM")
         && !pong.starts_with("-ERR operation not permitted")
     {
-        return Err(format!("Error reply to PING from master: '{pong}'"));
+        return Err(LinkError::Ping(pong));
     }
     tracing::info!("Master replied to PING, replication can continue...");
     if let Some((user, pass)) = &cfg.auth {
@@ -292,13 +351,12 @@ async fn handshake(cfg: &LinkConfig) -> Result<(String, Conn), String> {
         argv.push(pass);
         let r = call(&argv).await?;
         if r.starts_with('-') {
-            return Err(format!("Unable to AUTH to MASTER: {r}"));
+            return Err(LinkError::Auth(r));
         }
     } else if pong.starts_with("-NOAUTH") {
-        return Err(
-            "Unable to AUTH to MASTER: the master requires a password and masterauth is not set"
-                .into(),
-        );
+        return Err(LinkError::Auth(
+            "the master requires a password and masterauth is not set".into(),
+        ));
     }
     let port = cfg.listening_port.to_string();
     let r = call(&["REPLCONF", "listening-port", &port]).await?;
@@ -322,7 +380,7 @@ async fn handshake(cfg: &LinkConfig) -> Result<(String, Conn), String> {
     );
     c.send(&["PSYNC", &cfg.replid, &want])
         .await
-        .map_err(|e| format!("Error writing to MASTER: {e}"))?;
+        .map_err(LinkError::SendPsync)?;
     // The PSYNC reply is read as a line on the raw connection: while a
     // master waits to start the snapshot (repl-diskless-sync-delay) it
     // sends a newline a second before +FULLRESYNC, which is no RESP reply
@@ -399,14 +457,8 @@ async fn sync_with_master(srv: &Rc<RefCell<Server>>, epoch: u64) -> LinkResult {
             tracing::info!("Successful partial resynchronization with master.");
             tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         }
-        PsyncReply::TryLater(why) => {
-            return Err(format!(
-                "Master is currently unable to PSYNC but should be in the future: {why}"
-            ))
-        }
-        PsyncReply::Error(why) => {
-            return Err(format!("Unexpected reply to PSYNC from master: {why}"))
-        }
+        PsyncReply::TryLater(why) => return Err(LinkError::TryLater(why)),
+        PsyncReply::Error(why) => return Err(LinkError::Psync(why)),
     }
     if !srv.borrow_mut().set_link_state(epoch, LinkState::Connected) {
         return Ok(());
@@ -425,7 +477,7 @@ async fn full_sync(
     srv.borrow_mut().set_link_state(epoch, LinkState::Transfer);
     let header = conn.line().await?;
     let transfer = parse_bulk_header(header.as_bytes())
-        .ok_or_else(|| format!("Bad protocol from MASTER, the first byte is not '$' (we received '{header}'), are you sure the host and port are right?"))?;
+        .ok_or_else(|| LinkError::SnapshotHeader(header.clone()))?;
     let size = match &transfer {
         Transfer::Len(n) => *n as i64,
         Transfer::Eof(_) => -1,
@@ -548,7 +600,7 @@ async fn stream_from_master(srv: &Rc<RefCell<Server>>, epoch: u64, conn: Conn) -
                         buf.advance(consumed);
                     }
                     Ok(ParsedRequest::Incomplete { .. }) => break,
-                    Err(e) => return Err(format!("Protocol error from MASTER: {e}")),
+                    Err(e) => return Err(LinkError::Protocol(e)),
                 }
             }
             if let Some(m) = &mut s.repl.master {
@@ -563,8 +615,8 @@ async fn stream_from_master(srv: &Rc<RefCell<Server>>, epoch: u64, conn: Conn) -
         tokio::select! {
             r = stream.read_buf(&mut buf) => {
                 match r {
-                    Ok(0) => return Err("Connection with master lost.".into()),
-                    Err(e) => return Err(format!("Connection with master lost: {e}")),
+                    Ok(0) => return Err(LinkError::Closed),
+                    Err(e) => return Err(LinkError::Lost(e)),
                     Ok(n) => {
                         last_io = std::time::Instant::now();
                         srv.borrow_mut().stats.total_net_repl_input_bytes += n as u64;
@@ -573,7 +625,7 @@ async fn stream_from_master(srv: &Rc<RefCell<Server>>, epoch: u64, conn: Conn) -
             }
             _ = ack.tick() => {
                 if last_io.elapsed() > timeout {
-                    return Err("MASTER timeout: no data nor PING received...".into());
+                    return Err(LinkError::Silent);
                 }
                 let off = srv.borrow().repl.offset.to_string();
                 write_ack(&mut stream, &off, timeout).await?;
@@ -588,6 +640,6 @@ async fn write_ack(stream: &mut TcpStream, off: &str, timeout: Duration) -> Link
     crate::resp::client::encode_command(&mut out, &[b"REPLCONF", b"ACK", off.as_bytes()]);
     tokio::time::timeout(timeout, stream.write_all(&out))
         .await
-        .map_err(|_| "Timeout writing to MASTER".to_string())?
-        .map_err(|e| format!("Connection with master lost: {e}"))
+        .map_err(|_| LinkError::WriteTimeout)?
+        .map_err(LinkError::Lost)
 }

@@ -2,6 +2,8 @@
 //! sentinelHandleConfiguration) and the lines a sentinel writes back to
 //! its file to persist what it learned (sentinelFlushConfig). Pure.
 
+use crate::config::BadValue;
+
 /// One monitored master as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MasterConf {
@@ -85,11 +87,12 @@ pub struct SentinelConf {
     pub masters: Vec<MasterConf>,
 }
 
-fn num<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
-    s.parse().map_err(|_| format!("Invalid {what} '{s}'"))
+fn num<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, BadValue> {
+    s.parse()
+        .map_err(|_| BadValue(format!("Invalid {what} '{s}'")))
 }
 
-fn yes_no(s: &str) -> Result<bool, String> {
+fn yes_no(s: &str) -> Result<bool, BadValue> {
     match s.to_ascii_lowercase().as_str() {
         "yes" => Ok(true),
         "no" => Ok(false),
@@ -144,15 +147,15 @@ impl SentinelConf {
     }
 
     /// The master named `name`.
-    pub fn master_mut(&mut self, name: &str) -> Result<&mut MasterConf, String> {
+    pub fn master_mut(&mut self, name: &str) -> Result<&mut MasterConf, BadValue> {
         self.masters
             .iter_mut()
             .find(|m| m.name == name)
-            .ok_or_else(|| "No such master with specified name.".to_string())
+            .ok_or_else(|| "No such master with specified name.".into())
     }
 
     /// Applies one statement; `args` is everything after `sentinel`.
-    pub fn apply(&mut self, args: &[String]) -> Result<(), String> {
+    pub fn apply(&mut self, args: &[String]) -> Result<(), BadValue> {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         let Some(first) = a.first() else {
             return Err("Unrecognized sentinel configuration statement.".into());
@@ -406,7 +409,7 @@ mod tests {
         }
     }
 
-    fn apply(c: &mut SentinelConf, line: &str) -> Result<(), String> {
+    fn apply(c: &mut SentinelConf, line: &str) -> Result<(), BadValue> {
         let args: Vec<String> = line.split_whitespace().map(String::from).collect();
         c.apply(&args)
     }

@@ -9,6 +9,7 @@
 //! command line, CONFIG SET) makes the default user's passwords exactly
 //! that one, or `nopass` when empty, as in Redis.
 
+use crate::cmd::ErrorReply;
 use sha2::{Digest, Sha256};
 
 /// The default user.
@@ -115,14 +116,14 @@ impl DefaultUser {
 
     /// Applies `ACL SETUSER default` rules, all or none: the first bad
     /// rule is the error (Redis's message) and nothing changes.
-    pub fn apply(&mut self, rules: &[&[u8]]) -> Result<(), String> {
+    pub fn apply(&mut self, rules: &[&[u8]]) -> Result<(), ErrorReply> {
         let mut next = self.clone();
         for r in rules {
             next.apply_one(r).map_err(|why| {
-                format!(
-                    "ERR Error in ACL SETUSER modifier '{}': {why}",
+                ErrorReply::err(format_args!(
+                    "Error in ACL SETUSER modifier '{}': {why}",
                     String::from_utf8_lossy(r)
-                )
+                ))
             })?;
         }
         *self = next;
@@ -234,7 +235,7 @@ mod tests {
         // Removing it again is an error, and changes nothing.
         let e = u.apply(&[b"<old"]).unwrap_err();
         assert_eq!(
-            e,
+            e.0,
             "ERR Error in ACL SETUSER modifier '<old': The password you are trying to remove from the user does not exist"
         );
         assert!(u.accepts(b"new"));
@@ -253,7 +254,7 @@ mod tests {
         v.apply(&[b"#c3ab8ff13720e8ad9047dd39466b3c8974e592c2fa383d4a3960714caef0c4f2"])
             .unwrap();
         assert!(v.accepts(b"foobar"));
-        assert!(v.apply(&[b"#C3"]).unwrap_err().contains("exactly 64"));
+        assert!(v.apply(&[b"#C3"]).unwrap_err().0.contains("exactly 64"));
     }
 
     #[test]
@@ -261,7 +262,9 @@ mod tests {
         let mut u = DefaultUser::from_requirepass(Some("p"));
         let before = u.clone();
         let e = u.apply(&[b">q", b"-@dangerous"]).unwrap_err();
-        assert!(e.starts_with("ERR Error in ACL SETUSER modifier '-@dangerous': Syntax error"));
+        assert!(e
+            .0
+            .starts_with("ERR Error in ACL SETUSER modifier '-@dangerous': Syntax error"));
         assert_eq!(u, before);
         u.apply(&[b"off", b"~*", b"+@all"]).unwrap();
         assert!(!u.accepts(b"p"));

@@ -218,7 +218,7 @@ impl Server {
     /// Applies side effects of a CONFIG SET (the new config is in place).
     /// An error (AOF could not be turned on) means the caller restores
     /// the old config.
-    pub fn config_changed(&mut self, old: &Config) -> Result<(), String> {
+    pub fn config_changed(&mut self, old: &Config) -> Result<(), crate::cmd::ErrorReply> {
         if old.appendonly != self.config.appendonly {
             if self.config.appendonly {
                 self.start_aof(crate::util::time::now_ms())?;

@@ -698,7 +698,7 @@ impl Server {
 
     /// CONFIG SET appendonly yes (Redis: startAppendOnly): writes go to a
     /// temporary increment at once, and a rewrite makes the base.
-    pub fn start_aof(&mut self, now_ms: i64) -> Result<(), String> {
+    pub fn start_aof(&mut self, now_ms: i64) -> Result<(), crate::cmd::ErrorReply> {
         self.aof.status = Status::WaitRewrite;
         self.aof.selected_db = None;
         if self.rdb.child.is_some() {
@@ -720,7 +720,9 @@ impl Server {
                 }
                 Err(e) => {
                     self.aof.status = Status::Off;
-                    Err(format!("ERR Can't open the append-only file: {e}"))
+                    Err(crate::cmd::ErrorReply::err(format_args!(
+                        "Can't open the append-only file: {e}"
+                    )))
                 }
             };
         }
@@ -728,9 +730,9 @@ impl Server {
         if let Err(e) = self.aof_rewrite_background(now_ms) {
             self.aof.status = Status::Off;
             self.aof.set_file(None);
-            return Err(format!(
-                "ERR Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the server logs for more information on the error: {e}"
-            ));
+            return Err(crate::cmd::ErrorReply::err(format_args!(
+                "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the server logs for more information on the error: {e}"
+            )));
         }
         Ok(())
     }

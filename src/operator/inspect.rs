@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::client::{field, info_field};
-use super::crd::ReplicatedCache;
+use super::crd::{ReplicatedCache, ReplicatedCacheStatus};
 use super::decide::pod_of_host;
 
 /// A data pod as it answered (or why it did not).
@@ -127,10 +127,21 @@ fn table(rows: &[Vec<String>]) -> String {
 /// link, offset and lag behind the master in bytes), each sentinel's view
 /// of the master, and whether they agree.
 pub fn render(rc: &ReplicatedCache, data: &[DataLine], sentinels: &[SentinelLine]) -> String {
+    let st = rc.status.clone().unwrap_or_default();
+    let mut out = render_status(rc, &st);
+    let _ = writeln!(out);
+    out.push_str(&data_table(&st, data));
+    let _ = writeln!(out);
+    out.push_str(&sentinel_table(&st, sentinels));
+    out
+}
+
+/// The resource's status: master, replication, readiness, the last
+/// failover, and the conditions that are not as they should be.
+fn render_status(rc: &ReplicatedCache, st: &ReplicatedCacheStatus) -> String {
     let mut out = String::new();
     let name = rc.metadata.name.clone().unwrap_or_default();
     let ns = rc.metadata.namespace.clone().unwrap_or_default();
-    let st = rc.status.clone().unwrap_or_default();
     let _ = writeln!(out, "ReplicatedCache {ns}/{name}");
     let _ = writeln!(
         out,
@@ -175,7 +186,11 @@ pub fn render(rc: &ReplicatedCache, data: &[DataLine], sentinels: &[SentinelLine
     }) {
         let _ = writeln!(out, "  {}: {} ({})", c.type_, c.message, c.reason);
     }
+    out
+}
 
+/// One row per data pod: role, its master, link, offset and lag.
+fn data_table(st: &ReplicatedCacheStatus, data: &[DataLine]) -> String {
     let master_offset = data
         .iter()
         .find(|d| d.role.as_deref() == Some("master") && Some(&d.name) == st.master.as_ref())
@@ -209,9 +224,12 @@ pub fn render(rc: &ReplicatedCache, data: &[DataLine], sentinels: &[SentinelLine
             lag,
         ]);
     }
-    let _ = writeln!(out);
-    out.push_str(&table(&rows));
+    table(&rows)
+}
 
+/// One row per sentinel (its view of the master), then whether they
+/// agree with the status and reach their quorum.
+fn sentinel_table(st: &ReplicatedCacheStatus, sentinels: &[SentinelLine]) -> String {
     let mut rows = vec![vec![
         "SENTINEL".to_string(),
         "READY".into(),
@@ -238,8 +256,7 @@ pub fn render(rc: &ReplicatedCache, data: &[DataLine], sentinels: &[SentinelLine
             or_dash(&s.flags),
         ]);
     }
-    let _ = writeln!(out);
-    out.push_str(&table(&rows));
+    let mut out = table(&rows);
     let named: Vec<&String> = sentinels.iter().filter_map(|s| s.master.as_ref()).collect();
     let agree = named
         .iter()
@@ -265,7 +282,7 @@ pub fn render(rc: &ReplicatedCache, data: &[DataLine], sentinels: &[SentinelLine
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::operator::crd::{ReplicatedCacheSpec, ReplicatedCacheStatus};
+    use crate::operator::crd::ReplicatedCacheSpec;
 
     #[test]
     fn a_replica_line_names_its_master_pod_and_link() {

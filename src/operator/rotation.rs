@@ -36,6 +36,7 @@ use super::client::{self, ClientError, Reply};
 use super::controller::{Ctx, Error};
 use super::crd::{PasswordRotation, ReplicatedCache};
 use super::observe::pod_ip;
+use super::recorder::Kind;
 
 /// The phase names in status.
 pub const ACCEPTING_BOTH: &str = "AcceptingBoth";
@@ -364,6 +365,25 @@ async fn apply_to_pods(
     Ok(())
 }
 
+/// What one reconcile's rotation step works with.
+struct Turn<'a> {
+    rc: &'a ReplicatedCache,
+    ctx: &'a Ctx,
+    data: &'a [Pod],
+    sentinels: &'a [Pod],
+    st: &'a AuthState,
+    /// The Secret's password.
+    new: &'a str,
+    /// The passwords to log in with, most likely first.
+    tries: Vec<&'a str>,
+    /// The rotation on record in the cache's status.
+    status: Option<PasswordRotation>,
+}
+
+/// What a rotation step returns: the status to record (None when no
+/// rotation is under way) and, while one is, what it is doing.
+type Outcome = (Option<PasswordRotation>, Option<String>);
+
 /// One reconcile's rotation work, with `new` the Secret's password:
 /// returns the status to record (None when no rotation is under way)
 /// and, while one is, what it is doing.
@@ -374,110 +394,137 @@ pub async fn advance(
     sentinels: &[Pod],
     st: &AuthState,
     new: &str,
-) -> Result<(Option<PasswordRotation>, Option<String>), Error> {
+) -> Result<Outcome, Error> {
     let status = rc.status.as_ref().and_then(|s| s.password_rotation.clone());
     let grace = Duration::from_secs(rc.spec.password_rotation_grace_seconds.max(0) as u64);
     let now = Timestamp::now();
     let rotating = st.required != new;
     let retargeted = rotating && st.target.as_deref().is_some_and(|t| t != new);
-    let tries = st.candidates(new);
-    let recorder = &ctx.recorder;
-    use super::recorder::Kind;
-    Ok(
-        match step(rotating, retargeted, status.as_ref(), now, grace) {
-            Step::Nothing => (None, None),
-            Step::AcceptBoth => {
-                // The target and what the pods are given are on record before
-                // any pod is: an operator restarted meanwhile can log in.
-                let mut next = st.clone();
-                next.target = Some(new.to_string());
-                for p in [&st.required, &new.to_string()] {
-                    if !next.given.contains(p) {
-                        next.given.push(p.clone());
-                    }
-                }
-                if next != *st {
-                    record(rc, ctx, &next).await?;
-                }
-                // A new target starts its own grace period; otherwise one
-                // started is kept through a pod's failure.
-                let since = status
-                    .as_ref()
-                    .filter(|_| !retargeted)
-                    .and_then(|s| s.both_accepted_since.clone());
-                let passes = [Pass::Add, Pass::Switch];
-                let done =
-                    apply_to_pods(rc, data, sentinels, &tries, &[&st.required, new], &passes).await;
-                if let Err(e) = &done {
-                    tracing::info!(cache = %rc.name_any(), "password rotation, accepting both: {e}");
-                }
-                let since = match (since, &done) {
-                    (Some(t), _) => Some(t),
-                    (None, Ok(())) => {
-                        let note = format!(
-                        "every pod accepts the old and the new password; replication and the sentinels use the new one; the old one is removed in {} s",
-                        grace.as_secs()
-                    );
-                        recorder
-                            .publish(rc, Kind::Normal, "PasswordRotation", "AcceptBoth", &note)
-                            .await;
-                        Some(now.to_string())
-                    }
-                    (None, Err(_)) => None,
-                };
-                let msg = match &done {
-                    Ok(()) => format!(
-                    "password rotation: both passwords accepted; the old one goes {} s after {}",
-                    grace.as_secs(),
-                    since.as_deref().unwrap_or_default()
-                ),
-                    Err(e) => format!("password rotation: adding the new password: {e}"),
-                };
-                (
-                    Some(PasswordRotation {
-                        phase: ACCEPTING_BOTH.into(),
-                        both_accepted_since: since,
-                    }),
-                    Some(msg),
-                )
+    let step = step(rotating, retargeted, status.as_ref(), now, grace);
+    let turn = Turn {
+        rc,
+        ctx,
+        data,
+        sentinels,
+        st,
+        new,
+        tries: st.candidates(new),
+        status,
+    };
+    Ok(match step {
+        Step::Nothing => (None, None),
+        Step::AcceptBoth => turn.accept_both(retargeted, now, grace).await?,
+        Step::StartRemoving => (
+            Some(PasswordRotation {
+                phase: REMOVING_OLD.into(),
+                both_accepted_since: turn.status.and_then(|s| s.both_accepted_since),
+            }),
+            Some("password rotation: removing the old password".into()),
+        ),
+        Step::OnlyNew => turn.only_new().await?,
+    })
+}
+
+impl Turn<'_> {
+    /// Every pod is given both passwords and switched to the new one for
+    /// replication and the sentinels; the grace period starts once all
+    /// have it.
+    async fn accept_both(
+        &self,
+        retargeted: bool,
+        now: Timestamp,
+        grace: Duration,
+    ) -> Result<Outcome, Error> {
+        let (rc, st, new) = (self.rc, self.st, self.new);
+        // The target and what the pods are given are on record before
+        // any pod is: an operator restarted meanwhile can log in.
+        let mut next = st.clone();
+        next.target = Some(new.to_string());
+        for p in [&st.required, &new.to_string()] {
+            if !next.given.contains(p) {
+                next.given.push(p.clone());
             }
-            Step::StartRemoving => (
-                Some(PasswordRotation {
-                    phase: REMOVING_OLD.into(),
-                    both_accepted_since: status.and_then(|s| s.both_accepted_since),
-                }),
-                Some("password rotation: removing the old password".into()),
+        }
+        if next != *st {
+            record(rc, self.ctx, &next).await?;
+        }
+        // A new target starts its own grace period; otherwise one
+        // started is kept through a pod's failure.
+        let since = self
+            .status
+            .as_ref()
+            .filter(|_| !retargeted)
+            .and_then(|s| s.both_accepted_since.clone());
+        let passes = [Pass::Add, Pass::Switch];
+        let passwords = [st.required.as_str(), new];
+        let done = apply_to_pods(
+            rc,
+            self.data,
+            self.sentinels,
+            &self.tries,
+            &passwords,
+            &passes,
+        )
+        .await;
+        if let Err(e) = &done {
+            tracing::info!(cache = %rc.name_any(), "password rotation, accepting both: {e}");
+        }
+        let since = match (since, &done) {
+            (Some(t), _) => Some(t),
+            (None, Ok(())) => {
+                let note = format!(
+                    "every pod accepts the old and the new password; replication and the sentinels use the new one; the old one is removed in {} s",
+                    grace.as_secs()
+                );
+                self.ctx
+                    .recorder
+                    .publish(rc, Kind::Normal, "PasswordRotation", "AcceptBoth", &note)
+                    .await;
+                Some(now.to_string())
+            }
+            (None, Err(_)) => None,
+        };
+        let msg = match &done {
+            Ok(()) => format!(
+                "password rotation: both passwords accepted; the old one goes {} s after {}",
+                grace.as_secs(),
+                since.as_deref().unwrap_or_default()
             ),
-            Step::OnlyNew => {
-                let passes = [Pass::Add, Pass::Switch, Pass::Only];
-                match apply_to_pods(rc, data, sentinels, &tries, &[new], &passes).await {
-                    Ok(()) => {
-                        record(
-                            rc,
-                            ctx,
-                            &AuthState {
-                                required: new.to_string(),
-                                ..Default::default()
-                            },
-                        )
-                        .await?;
-                        let note = "every pod requires the new password only; the rotation is over";
-                        recorder
-                            .publish(rc, Kind::Normal, "PasswordRotated", "RemoveOld", note)
-                            .await;
-                        (None, None)
-                    }
-                    Err(e) => {
-                        tracing::info!(cache = %rc.name_any(), "password rotation, removing the old: {e}");
-                        (
-                            status,
-                            Some(format!("password rotation: removing the old password: {e}")),
-                        )
-                    }
-                }
+            Err(e) => format!("password rotation: adding the new password: {e}"),
+        };
+        let status = PasswordRotation {
+            phase: ACCEPTING_BOTH.into(),
+            both_accepted_since: since,
+        };
+        Ok((Some(status), Some(msg)))
+    }
+
+    /// Every pod is left requiring the new password only; then the
+    /// rotation is over.
+    async fn only_new(self) -> Result<Outcome, Error> {
+        let (rc, new) = (self.rc, self.new);
+        let passes = [Pass::Add, Pass::Switch, Pass::Only];
+        match apply_to_pods(rc, self.data, self.sentinels, &self.tries, &[new], &passes).await {
+            Ok(()) => {
+                let done = AuthState {
+                    required: new.to_string(),
+                    ..Default::default()
+                };
+                record(rc, self.ctx, &done).await?;
+                let note = "every pod requires the new password only; the rotation is over";
+                self.ctx
+                    .recorder
+                    .publish(rc, Kind::Normal, "PasswordRotated", "RemoveOld", note)
+                    .await;
+                Ok((None, None))
             }
-        },
-    )
+            Err(e) => {
+                tracing::info!(cache = %rc.name_any(), "password rotation, removing the old: {e}");
+                let msg = format!("password rotation: removing the old password: {e}");
+                Ok((self.status, Some(msg)))
+            }
+        }
+    }
 }
 
 #[cfg(test)]

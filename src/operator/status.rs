@@ -239,73 +239,49 @@ fn conditions(
         .degraded
         .clone()
         .unwrap_or(("AsExpected".into(), "".into()));
+    let known_reason = if plan.agreed.is_some() {
+        "SentinelsAgree"
+    } else {
+        "NotYetAgreed"
+    };
+    let known_msg = match master {
+        Some(mst) => format!("master {mst}"),
+        None => "unknown".into(),
+    };
+    let quorum_reason = if quorum_ok {
+        "QuorumReachable"
+    } else {
+        "QuorumUnreachable"
+    };
+    let quorum_msg = format!(
+        "{ready_sentinels} of {} sentinels ready, {configured} monitoring, quorum {}",
+        rc.spec.sentinels,
+        rc.spec.quorum()
+    );
+    let progress_reason = if progressing_now {
+        "Converging"
+    } else {
+        "Converged"
+    };
+    let progress_msg = applied
+        .progressing
+        .clone()
+        .unwrap_or_else(|| format!("{ready_replicas}/{} data pods ready", rc.spec.replicas));
+    let cond = |type_: &str, ok: bool, reason: &str, message: &str| {
+        condition(conds, type_, ok, reason, message, gen, now)
+    };
+    let available = master_known && quorum_ok && can_fail_over;
     vec![
-        condition(
-            conds,
-            "Available",
-            master_known && quorum_ok && can_fail_over,
-            areason,
-            &amessage,
-            gen,
-            now,
-        ),
-        condition(
-            conds,
-            "MasterKnown",
-            master_known,
-            if plan.agreed.is_some() {
-                "SentinelsAgree"
-            } else {
-                "NotYetAgreed"
-            },
-            &master
-                .clone()
-                .map(|mst| format!("master {mst}"))
-                .unwrap_or_else(|| "unknown".into()),
-            gen,
-            now,
-        ),
-        condition(
-            conds,
-            "SentinelQuorum",
-            quorum_ok,
-            if quorum_ok {
-                "QuorumReachable"
-            } else {
-                "QuorumUnreachable"
-            },
-            &format!(
-                "{ready_sentinels} of {} sentinels ready, {configured} monitoring, quorum {}",
-                rc.spec.sentinels,
-                rc.spec.quorum()
-            ),
-            gen,
-            now,
-        ),
-        condition(
-            conds,
+        cond("Available", available, areason, &amessage),
+        cond("MasterKnown", master_known, known_reason, &known_msg),
+        cond("SentinelQuorum", quorum_ok, quorum_reason, &quorum_msg),
+        cond(
             "Progressing",
             progressing_now,
-            if progressing_now {
-                "Converging"
-            } else {
-                "Converged"
-            },
-            &applied.progressing.clone().unwrap_or_else(|| {
-                format!("{ready_replicas}/{} data pods ready", rc.spec.replicas)
-            }),
-            gen,
-            now,
+            progress_reason,
+            &progress_msg,
         ),
-        condition(
-            conds,
-            "Degraded",
-            applied.degraded.is_some(),
-            &dreason,
-            &dmsg,
-            gen,
-            now,
-        ),
+        cond("Degraded", applied.degraded.is_some(), &dreason, &dmsg),
     ]
 }
 

@@ -9,7 +9,7 @@
 
 use super::proto;
 use super::{
-    Action, Credentials, Event, Instance, LinkId, LinkState, Req, Sentinel, Target, Who,
+    Action, Credentials, Event, Instance, LinkId, LinkState, Peer, Req, Sentinel, Target, Who,
     HELLO_PERIOD_MS, INFO_PERIOD_MS, PING_PERIOD_MS,
 };
 use crate::resp::client::Reply;
@@ -32,6 +32,132 @@ fn hello(
     format!("{ip},{port},{myid},{epoch},{tail}")
 }
 
+/// One master's round of periodic commands: what its servers and the
+/// other sentinels share, and the actions it queues.
+struct Round<'a> {
+    name: &'a str,
+    now_ms: i64,
+    myid: &'a str,
+    epoch: u64,
+    /// For the master and its replicas.
+    auth: Credentials,
+    /// For the other sentinels.
+    peer_auth: Credentials,
+    announce_ip: Option<String>,
+    announce_port: u16,
+    /// The master's part of our hello.
+    hello_tail: String,
+    info_period: i64,
+    down_after: i64,
+    master_down: bool,
+    next_link: LinkId,
+    out: Vec<Action>,
+}
+
+impl Round<'_> {
+    fn new_id(&mut self) -> LinkId {
+        self.next_link += 1;
+        self.next_link - 1
+    }
+
+    fn target(&self, who: Who, ip: &str, port: u16, auth: &Credentials) -> Target {
+        Target {
+            master: self.name.to_string(),
+            who,
+            ip: ip.to_string(),
+            port,
+            auth: auth.clone(),
+            myid: self.myid.to_string(),
+        }
+    }
+
+    fn hello(&self, link: &LinkState) -> Req {
+        let hello = hello(
+            &self.announce_ip,
+            link,
+            self.announce_port,
+            self.myid,
+            self.epoch,
+            &self.hello_tail,
+        );
+        Req::Publish(hello)
+    }
+
+    /// The master or a replica: its link and hello subscription, then
+    /// INFO (every second for replicas of a master in sdown), PING, hello.
+    fn server(&mut self, who: Who, inst: &mut Instance) {
+        let now_ms = self.now_ms;
+        if inst.link.is_none() && now_ms - inst.link_tried_ms >= PING_PERIOD_MS {
+            inst.link_tried_ms = now_ms;
+            let id = self.new_id();
+            inst.link = Some(LinkState::new(id));
+            let target = self.target(who.clone(), &inst.ip, inst.port, &self.auth);
+            self.out.push(Action::Connect { id, target });
+        }
+        if inst.hello_sub.is_none() {
+            let id = self.new_id();
+            inst.hello_sub = Some(id);
+            let target = self.target(who.clone(), &inst.ip, inst.port, &self.auth);
+            self.out.push(Action::Subscribe { id, target });
+        }
+        let Some(l) = &mut inst.link else { return };
+        let period = if matches!(who, Who::Replica(_)) && self.master_down {
+            1000
+        } else {
+            self.info_period
+        };
+        if now_ms - inst.info_ms >= period && !l.info_pending {
+            l.info_pending = true;
+            self.out.push(Action::Send {
+                id: l.id,
+                req: Req::Info,
+            });
+        }
+        if inst.ping_pending_ms == 0
+            && now_ms - inst.last_ok_ping_ms >= PING_PERIOD_MS.min(self.down_after)
+        {
+            inst.ping_pending_ms = now_ms;
+            self.out.push(Action::Send {
+                id: l.id,
+                req: Req::Ping,
+            });
+        }
+        if now_ms - inst.hello_ms >= HELLO_PERIOD_MS {
+            inst.hello_ms = now_ms;
+            let req = self.hello(l);
+            self.out.push(Action::Send { id: l.id, req });
+        }
+    }
+
+    /// Another sentinel: its link, PING, and our hello sent directly.
+    fn peer(&mut self, p: &mut Peer) {
+        let now_ms = self.now_ms;
+        if p.link.is_none() && now_ms - p.link_tried_ms >= PING_PERIOD_MS {
+            p.link_tried_ms = now_ms;
+            let id = self.new_id();
+            p.link = Some(LinkState::new(id));
+            let target = self.target(Who::Peer(p.runid.clone()), &p.ip, p.port, &self.peer_auth);
+            self.out.push(Action::Connect { id, target });
+        }
+        let Some(l) = &p.link else { return };
+        if p.ping_pending_ms == 0 && now_ms - p.last_ok_ping_ms >= PING_PERIOD_MS {
+            p.ping_pending_ms = now_ms;
+            self.out.push(Action::Send {
+                id: l.id,
+                req: Req::Ping,
+            });
+        }
+        // Hellos go to the other sentinels directly as well (Redis:
+        // "PUBLISH hello messages to all the three kinds of instances"):
+        // one that knows no live server still learns a new configuration.
+        if now_ms - p.pub_ms >= HELLO_PERIOD_MS {
+            p.pub_ms = now_ms;
+            let req = self.hello(l);
+            self.out.push(Action::Send { id: l.id, req });
+        }
+    }
+}
+
 impl Sentinel {
     /// Queues `req` on connection `id` of `who`; an INFO is remembered as
     /// pending until its reply or the connection's end.
@@ -49,121 +175,43 @@ impl Sentinel {
     /// Opens missing links (one attempt per instance a PING period) and
     /// queues PING / INFO / hello (Redis: sentinelSendPeriodicCommands).
     pub(super) fn send_periodic(&mut self, name: &str, now_ms: i64) {
-        let (myid, epoch) = (self.myid.clone(), self.current_epoch);
         // Other sentinels are asked with sentinel-user/sentinel-pass, else
         // with our own requirepass (Redis 6.2+: the sentinels share it).
         let peer_auth: Credentials = match &self.conf.sentinel_pass {
             Some(p) => (self.conf.sentinel_user.clone(), Some(p.clone())),
             None => (None, self.own_pass.clone()),
         };
-        let announce_ip = self.conf.announce_ip.clone();
-        let announce_port = self.conf.announce_port.unwrap_or(self.own_port);
-        let mut next_link = self.next_link;
-        let mut new_id = || {
-            next_link += 1;
-            next_link - 1
-        };
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
-        let mut out = Vec::new();
-        let auth: Credentials = (m.conf.auth_user.clone(), m.conf.auth_pass.clone());
         let busy = m.failover.is_some() || m.inst.sdown_since > 0 || m.odown_since > 0;
-        let info_period = if busy { 1000 } else { INFO_PERIOD_MS };
         // During the reconfiguration the promoted replica is already the
         // master: the hello says so.
         let (hip, hport) = m.current_addr();
-        let hello_tail = format!("{},{},{},{}", m.conf.name, hip, hport, m.conf.config_epoch);
-        let down_after = m.conf.down_after_ms;
-        let master_down = m.inst.sdown_since > 0;
-        let target = |who: &Who, ip: &str, port: u16, auth: &Credentials| Target {
-            master: name.to_string(),
-            who: who.clone(),
-            ip: ip.to_string(),
-            port,
-            auth: auth.clone(),
-            myid: myid.clone(),
+        let mut round = Round {
+            name,
+            now_ms,
+            myid: &self.myid,
+            epoch: self.current_epoch,
+            auth: (m.conf.auth_user.clone(), m.conf.auth_pass.clone()),
+            peer_auth,
+            announce_ip: self.conf.announce_ip.clone(),
+            announce_port: self.conf.announce_port.unwrap_or(self.own_port),
+            hello_tail: format!("{},{},{},{}", m.conf.name, hip, hport, m.conf.config_epoch),
+            info_period: if busy { 1000 } else { INFO_PERIOD_MS },
+            down_after: m.conf.down_after_ms,
+            master_down: m.inst.sdown_since > 0,
+            next_link: self.next_link,
+            out: Vec::new(),
         };
-        let mut servers: Vec<(Who, &mut Instance)> = vec![(Who::Master, &mut m.inst)];
+        round.server(Who::Master, &mut m.inst);
         for (k, r) in m.replicas.iter_mut() {
-            servers.push((Who::Replica(k.clone()), r));
-        }
-        for (who, inst) in servers {
-            if inst.link.is_none() && now_ms - inst.link_tried_ms >= PING_PERIOD_MS {
-                inst.link_tried_ms = now_ms;
-                let id = new_id();
-                inst.link = Some(LinkState::new(id));
-                let target = target(&who, &inst.ip, inst.port, &auth);
-                out.push(Action::Connect { id, target });
-            }
-            if inst.hello_sub.is_none() {
-                let id = new_id();
-                inst.hello_sub = Some(id);
-                let target = target(&who, &inst.ip, inst.port, &auth);
-                out.push(Action::Subscribe { id, target });
-            }
-            let Some(l) = &mut inst.link else { continue };
-            let period = if matches!(who, Who::Replica(_)) && master_down {
-                1000
-            } else {
-                info_period
-            };
-            if now_ms - inst.info_ms >= period && !l.info_pending {
-                l.info_pending = true;
-                out.push(Action::Send {
-                    id: l.id,
-                    req: Req::Info,
-                });
-            }
-            if inst.ping_pending_ms == 0
-                && now_ms - inst.last_ok_ping_ms >= PING_PERIOD_MS.min(down_after)
-            {
-                inst.ping_pending_ms = now_ms;
-                out.push(Action::Send {
-                    id: l.id,
-                    req: Req::Ping,
-                });
-            }
-            if now_ms - inst.hello_ms >= HELLO_PERIOD_MS {
-                inst.hello_ms = now_ms;
-                let hello = hello(&announce_ip, l, announce_port, &myid, epoch, &hello_tail);
-                out.push(Action::Send {
-                    id: l.id,
-                    req: Req::Publish(hello),
-                });
-            }
+            round.server(Who::Replica(k.clone()), r);
         }
         for p in m.sentinels.values_mut() {
-            if p.link.is_none() && now_ms - p.link_tried_ms >= PING_PERIOD_MS {
-                p.link_tried_ms = now_ms;
-                let id = new_id();
-                p.link = Some(LinkState::new(id));
-                let who = Who::Peer(p.runid.clone());
-                let target = target(&who, &p.ip, p.port, &peer_auth);
-                out.push(Action::Connect { id, target });
-            }
-            if let Some(l) = &p.link {
-                if p.ping_pending_ms == 0 && now_ms - p.last_ok_ping_ms >= PING_PERIOD_MS {
-                    p.ping_pending_ms = now_ms;
-                    out.push(Action::Send {
-                        id: l.id,
-                        req: Req::Ping,
-                    });
-                }
-                // Hellos go to the other sentinels directly as well (Redis:
-                // "PUBLISH hello messages to all the three kinds of
-                // instances"): one that knows no live server still learns
-                // a new configuration.
-                if now_ms - p.pub_ms >= HELLO_PERIOD_MS {
-                    p.pub_ms = now_ms;
-                    let hello = hello(&announce_ip, l, announce_port, &myid, epoch, &hello_tail);
-                    out.push(Action::Send {
-                        id: l.id,
-                        req: Req::Publish(hello),
-                    });
-                }
-            }
+            round.peer(p);
         }
+        let Round { next_link, out, .. } = round;
         self.next_link = next_link;
         self.actions.extend(out);
     }

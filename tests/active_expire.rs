@@ -40,13 +40,7 @@ fn keys_with_short_ttls_are_reclaimed_without_being_accessed() {
     let mut buf = Vec::new();
     for i in 0..10_000 {
         let k = format!("k{i}");
-        buf.extend_from_slice(
-            format!(
-                "*5\r\n$3\r\nSET\r\n${}\r\n{k}\r\n$1\r\nv\r\n$2\r\nPX\r\n$3\r\n100\r\n",
-                k.len()
-            )
-            .as_bytes(),
-        );
+        buf.extend(common::resp(&["SET", &k, "v", "PX", "100"]));
     }
     w.write_all(&buf).unwrap();
     for _ in 0..10_000 {

@@ -4,25 +4,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{cmd, err, Proc};
+use picket::resp::client::{encode_command, Reply, ReplyDecoder, ReplyLimits};
 
-/// One decoded reply (only the kinds these tests meet).
-#[derive(Debug, PartialEq)]
-enum Reply {
-    Simple(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-}
-
-/// A pipelining client: sends batches of commands, then reads their replies.
+/// A pipelining client: sends batches of commands, then reads their
+/// replies (picket's client encoder and decoder).
 struct Pipe {
-    w: TcpStream,
-    r: BufReader<TcpStream>,
+    s: TcpStream,
+    dec: ReplyDecoder,
 }
 
 impl Pipe {
@@ -30,40 +23,20 @@ impl Pipe {
         let s = TcpStream::connect(("127.0.0.1", p.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         Pipe {
-            w: s.try_clone().unwrap(),
-            r: BufReader::new(s),
-        }
-    }
-
-    fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
-        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
+            s,
+            dec: ReplyDecoder::new(ReplyLimits::default()),
         }
     }
 
     fn read_reply(&mut self) -> Reply {
-        let mut line = String::new();
-        self.r.read_line(&mut line).unwrap();
-        let body = line.trim_end_matches("\r\n");
-        let (kind, rest) = body.split_at(1);
-        match kind {
-            "+" => Reply::Simple(rest.into()),
-            "-" => Reply::Error(rest.into()),
-            ":" => Reply::Int(rest.parse().unwrap()),
-            "$" => {
-                let n: i64 = rest.parse().unwrap();
-                if n < 0 {
-                    return Reply::Bulk(None);
-                }
-                let mut b = vec![0u8; n as usize + 2];
-                self.r.read_exact(&mut b).unwrap();
-                b.truncate(n as usize);
-                Reply::Bulk(Some(b))
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            if let Some(r) = self.dec.next_reply().unwrap() {
+                return r;
             }
-            _ => panic!("unexpected reply line {line:?}"),
+            let n = self.s.read(&mut buf).unwrap();
+            assert!(n > 0, "the server closed the connection");
+            self.dec.extend(&buf[..n]);
         }
     }
 
@@ -74,7 +47,7 @@ impl Pipe {
         let mut pending = 0;
         for c in cmds {
             let args: Vec<&[u8]> = c.iter().map(|a| a.as_slice()).collect();
-            Self::encode(&mut buf, &args);
+            encode_command(&mut buf, &args);
             pending += 1;
             if pending == 1000 {
                 self.flush(&mut buf, &mut pending, &mut replies);
@@ -85,7 +58,7 @@ impl Pipe {
     }
 
     fn flush(&mut self, buf: &mut Vec<u8>, pending: &mut usize, replies: &mut Vec<Reply>) {
-        self.w.write_all(buf).unwrap();
+        self.s.write_all(buf).unwrap();
         buf.clear();
         for _ in 0..*pending {
             let r = self.read_reply();
@@ -187,7 +160,7 @@ fn allkeys_lru_stays_under_maxmemory_and_keeps_recently_read_keys() {
             &val,
         ));
         assert!(
-            replies.iter().all(|r| *r == Reply::Simple("OK".into())),
+            replies.iter().all(|r| *r == Reply::Status("OK".into())),
             "a SET was refused under allkeys-lru"
         );
     }
@@ -380,7 +353,7 @@ fn allkeys_random_and_volatile_random_evict_within_their_sets() {
         .map(|i| argv(&[b"SET", format!("ttl:{i}").as_bytes(), &val, b"EX", b"1000"]))
         .collect();
     let replies = pipe.run(ttl);
-    assert!(replies.iter().all(|r| *r == Reply::Simple("OK".into())));
+    assert!(replies.iter().all(|r| *r == Reply::Status("OK".into())));
     assert!(info_u64(&mut c, "stats", "evicted_keys") > 10_000);
     assert_eq!(surviving(&mut pipe, "persist:", 0..5_000), 5_000);
     // Switching policy at run time: allkeys-random may take any key.
@@ -412,7 +385,7 @@ fn one_million_small_keys_cost_under_105_bytes_each() {
         a
     });
     let replies = pipe.run(cmds);
-    assert!(replies.iter().all(|r| *r == Reply::Simple("OK".into())));
+    assert!(replies.iter().all(|r| *r == Reply::Status("OK".into())));
     let load = start.elapsed();
     assert_eq!(
         cmd(&mut c, &["DBSIZE"]).unwrap(),

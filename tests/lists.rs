@@ -900,8 +900,7 @@ fn a_killed_blocked_client_is_unblocked_and_removed() {
     let mut c = p.conn();
     let mut r = p.raw();
     r.send(&resp(&["CLIENT", "ID"]));
-    let id_reply = String::from_utf8(r.read_until(b"\r\n")).unwrap();
-    let id = id_reply.trim().trim_start_matches(':').to_string();
+    let id = r.reply().text();
     r.send(&resp(&["BLPOP", "q", "0"]));
     wait_blocked(&mut c, 1);
     assert_eq!(ok(&mut c, &["CLIENT", "KILL", "ID", &id]), Value::Int(1));

@@ -199,22 +199,34 @@ impl Drop for Namespace {
     }
 }
 
-/// Sends one inline command to `addr` over TCP and returns the reply's
-/// first line (`+PONG`, `-ERR ...`), or a bulk string's value.
+/// Sends one command to `addr` over TCP and returns the reply's text
+/// (`PONG`, `ERR ...`, a bulk string's value), read with picket's client
+/// decoder; an error reply keeps its code (`NOAUTH ...`).
 pub fn tcp_command(addr: &str, cmd: &str) -> Result<String, String> {
-    use std::io::{BufRead, BufReader, Write};
+    use picket::resp::client::{encode_command, Reply, ReplyDecoder, ReplyLimits};
+    use std::io::{Read, Write};
     let sock: std::net::SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
     let mut s = std::net::TcpStream::connect_timeout(&sock, Duration::from_secs(2))
         .map_err(|e| format!("{addr}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    s.write_all(format!("{cmd}\r\n").as_bytes())
-        .map_err(|e| e.to_string())?;
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).map_err(|e| e.to_string())?;
-    if line.starts_with('$') && !line.starts_with("$-1") {
-        line.clear();
-        r.read_line(&mut line).map_err(|e| e.to_string())?;
+    let argv: Vec<&[u8]> = cmd.split_whitespace().map(str::as_bytes).collect();
+    let mut req = Vec::new();
+    encode_command(&mut req, &argv);
+    s.write_all(&req).map_err(|e| e.to_string())?;
+    let mut dec = ReplyDecoder::new(ReplyLimits::default());
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match dec.next_reply().map_err(|e| e.to_string())? {
+            Some(Reply::Error(e)) => return Ok(format!("-{e}")),
+            Some(Reply::Status(t)) => return Ok(format!("+{t}")),
+            Some(Reply::Int(n)) => return Ok(format!(":{n}")),
+            Some(r) => return Ok(r.text()),
+            None => {}
+        }
+        let n = s.read(&mut buf).map_err(|e| format!("{addr}: {e}"))?;
+        if n == 0 {
+            return Err(format!("{addr}: connection closed before a reply"));
+        }
+        dec.extend(&buf[..n]);
     }
-    Ok(line.trim_end().to_string())
 }

@@ -256,6 +256,25 @@ impl Raw {
         self.read_until(b"\r\n")
     }
 
+    /// Reads one whole RESP2 reply (bounded by the read timeout and 5 s),
+    /// parsed by picket's client decoder.
+    pub fn reply(&mut self) -> picket::resp::client::Reply {
+        use picket::resp::client::{ReplyDecoder, ReplyLimits};
+        let mut dec = ReplyDecoder::new(ReplyLimits::default());
+        let start = Instant::now();
+        loop {
+            if let Some(r) = dec.next_reply().expect("a well-formed reply") {
+                return r;
+            }
+            let chunk = self.read_some();
+            assert!(
+                !chunk.is_empty() && start.elapsed() < Duration::from_secs(5),
+                "no whole reply within 5 s"
+            );
+            dec.extend(&chunk);
+        }
+    }
+
     /// Whether the server closed the connection (reads EOF).
     pub fn closed(&mut self) -> bool {
         let mut b = [0u8; 16];
@@ -297,12 +316,11 @@ pub fn bulk(s: &str) -> Value {
     Value::BulkString(s.as_bytes().to_vec())
 }
 
-/// Encodes a command as a RESP array.
+/// Encodes a command as a RESP array (picket's own client encoder).
 pub fn resp(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend(format!("${}\r\n{}\r\n", a.len(), a).into_bytes());
-    }
+    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let mut out = Vec::new();
+    picket::resp::client::encode_command(&mut out, &argv);
     out
 }
 

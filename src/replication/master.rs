@@ -79,6 +79,9 @@ impl Server {
         if let Some((replid, offset)) = psync {
             if let Some(data) = self.partial_resync_data(replid, offset) {
                 tracing::info!(
+                    replica = %c.addr,
+                    offset,
+                    bytes = data.len(),
                     "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {offset}.",
                     c.addr,
                     data.len()
@@ -103,7 +106,7 @@ impl Server {
                     tracing::info!("Unable to partial resync with replica {} for lack of backlog (Replica request was: {offset}).", c.addr);
                 }
             } else {
-                tracing::info!("Full resync requested by replica {}", c.addr);
+                tracing::info!(replica = %c.addr, "Full resync requested by replica {}", c.addr);
             }
         }
         self.stats.sync_full += 1;
@@ -118,7 +121,7 @@ impl Server {
         replica.psync = psync.is_some();
         replica.capa_eof &= replica.psync;
         self.repl.replicas.insert(c.id, replica);
-        tracing::info!("Replica {} asks for synchronization", c.addr);
+        tracing::info!(replica = %c.addr, "Replica {} asks for synchronization", c.addr);
         self.start_pending_full_sync(now_ms);
         Ok(())
     }
@@ -290,7 +293,7 @@ impl Server {
     /// Forgets a replica whose connection ended.
     pub fn remove_replica(&mut self, id: u64, now_ms: i64) {
         if let Some(r) = self.repl.replicas.remove(&id) {
-            tracing::info!("Connection with replica {}:{} lost.", r.ip, r.port);
+            tracing::info!(replica_ip = %r.ip, replica_port = r.port, "Connection with replica {}:{} lost.", r.ip, r.port);
         }
         if self.repl.replicas.is_empty() {
             self.repl.no_replicas_since_ms = now_ms;

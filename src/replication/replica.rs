@@ -122,7 +122,11 @@ impl Server {
         self.config.replicaof = Some((host.to_string(), port as i64));
         self.repl.link_epoch += 1;
         self.repl.link_notify.notify_waiters();
-        tracing::info!("Connecting to MASTER {host}:{port}");
+        tracing::info!(
+            master_host = host,
+            master_port = port,
+            "Connecting to MASTER {host}:{port}"
+        );
         if let Some(srv) = self.self_ref.upgrade() {
             tokio::task::spawn_local(link_task(srv, self.repl.link_epoch));
         }
@@ -435,7 +439,7 @@ async fn sync_with_master(srv: &Rc<RefCell<Server>>, epoch: u64) -> LinkResult {
     let (reply, mut conn) = handshake(&cfg).await?;
     match parse_psync_reply(&reply) {
         PsyncReply::Full { replid, offset } => {
-            tracing::info!("Full resync from master: {replid}:{offset}");
+            tracing::info!(%replid, offset, "Full resync from master: {replid}:{offset}");
             full_sync(srv, epoch, &mut conn, &replid, offset).await?;
         }
         PsyncReply::Continue { replid } => {

@@ -88,8 +88,12 @@ impl Server {
                     l.send(req);
                 }
             }
-            Action::Emit { kind, msg } => {
-                tracing::info!("{kind} {msg}");
+            Action::Emit { kind, master, msg } => {
+                // Redis's line, with the event and master as fields for
+                // log pipelines.
+                let master = master.as_deref().unwrap_or_default();
+                let epoch = self.sentinel.as_ref().map_or(0, |s| s.current_epoch);
+                tracing::info!(event = kind.as_str(), master, epoch, "{kind} {msg}");
                 let mut dummy =
                     crate::server::client::Client::new(0, String::new(), String::new(), true, 0);
                 self.pubsub_publish(&mut dummy, kind.as_str().as_bytes(), msg.as_bytes());

@@ -202,7 +202,7 @@ mod tests {
             if voted {
                 assert_eq!(actions.first(), Some(&Action::SaveConfig), "{actions:?}");
                 assert!(actions.iter().any(|a| matches!(a,
-                    Action::Emit { kind: Event::VoteForLeader, msg } if msg.ends_with(&format!("{asker} {epoch}")))));
+                    Action::Emit { kind: Event::VoteForLeader, msg, .. } if msg.ends_with(&format!("{asker} {epoch}")))));
             } else {
                 assert!(!actions.iter().any(|a| matches!(
                     a,

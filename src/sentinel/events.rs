@@ -149,6 +149,7 @@ impl Sentinel {
         let script = m.conf.notification_script.clone();
         self.actions.push_back(Action::Emit {
             kind,
+            master: Some(master.to_string()),
             msg: msg.clone(),
         });
         if let Some(path) = script {
@@ -164,6 +165,7 @@ impl Sentinel {
     pub fn event_global(&mut self, kind: Event, msg: &str) {
         self.actions.push_back(Action::Emit {
             kind,
+            master: None,
             msg: msg.to_string(),
         });
     }

@@ -167,6 +167,8 @@ pub enum Action {
     Emit {
         /// The event.
         kind: Event,
+        /// The master it is about (None for a global one, e.g. `+tilt`).
+        master: Option<String>,
         /// Its text.
         msg: String,
     },

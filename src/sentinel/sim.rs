@@ -258,7 +258,7 @@ impl World {
                     _ => self.later(Delivery::Unsubscribed { to: s, target, id }),
                 },
                 Action::Send { id, req } => self.send(s, id, req),
-                Action::Emit { kind, msg } => {
+                Action::Emit { kind, msg, .. } => {
                     self.log
                         .push(format!("{:>6} s{s} {kind} {msg}", self.now - T0));
                     let epoch = self.sentinels[s].masters[NAME]

@@ -1288,3 +1288,41 @@ fn a_picket_sentinel_hears_and_sends_hellos_to_other_sentinels_directly() {
 fn a_redis_sentinel_hears_and_sends_hellos_to_other_sentinels_directly() {
     hellos_go_to_and_come_from_sentinels(true);
 }
+
+/// SENTINEL CONFIG SET changes Redis 7.0's six run-time options and
+/// nothing else, with Redis's error texts: the scripts' guard
+/// (deny-scripts-reconfig) is not among them, so a client cannot turn it
+/// off and then point a script at any file. Picket and redis-sentinel
+/// answer alike, and CONFIG GET lists the same options.
+#[test]
+fn sentinel_config_set_takes_redis_s_six_options_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut answers = Vec::new();
+    for redis in [false, true] {
+        let s = Sentinel::start(dir.path(), free_port(), "", redis);
+        let mut c = s.conn();
+        let denied = common::err(
+            &mut c,
+            &["SENTINEL", "CONFIG", "SET", "deny-scripts-reconfig", "no"],
+        );
+        let bad = common::err(
+            &mut c,
+            &["SENTINEL", "CONFIG", "SET", "announce-port", "seventy"],
+        );
+        let ok = q(
+            &mut c,
+            &["SENTINEL", "CONFIG", "SET", "Announce-Port", "7001"],
+        );
+        let all = common::cmd(&mut c, &["SENTINEL", "CONFIG", "GET", "*"]).unwrap();
+        let mut names: Vec<String> = common::data::strs(all).into_iter().step_by(2).collect();
+        names.sort();
+        let saved = std::fs::read_to_string(&s.conf).unwrap();
+        assert!(saved.contains("sentinel announce-port 7001"), "{saved}");
+        answers.push((denied, bad, ok, names));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(
+        answers[0].0,
+        "ERR Invalid argument 'deny-scripts-reconfig' to SENTINEL CONFIG SET"
+    );
+}

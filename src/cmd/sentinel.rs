@@ -585,10 +585,6 @@ fn sub_config(ctx: &mut Ctx, n: usize) -> CmdResult {
         ),
         ("announce-ip", c.announce_ip.clone().unwrap_or_default()),
         ("announce-port", c.announce_port.unwrap_or(0).to_string()),
-        (
-            "deny-scripts-reconfig",
-            if c.deny_scripts_reconfig { "yes" } else { "no" }.to_string(),
-        ),
         ("sentinel-user", c.sentinel_user.clone().unwrap_or_default()),
         ("sentinel-pass", c.sentinel_pass.clone().unwrap_or_default()),
     ];
@@ -602,16 +598,32 @@ fn sub_config(ctx: &mut Ctx, n: usize) -> CmdResult {
         pairs(ctx.client, &hits);
     } else if ctx.arg_is(2, "set") && n == 5 {
         let (k, v) = (arg_str(ctx, 3), arg_str(ctx, 4));
+        // Redis 7.0 changes these six at run time and nothing else: not
+        // deny-scripts-reconfig, the guard on the scripts' paths.
+        if !all.iter().any(|(name, _)| name.eq_ignore_ascii_case(&k)) {
+            return Err(ErrorReply::new(format!(
+                "ERR Invalid argument '{k}' to SENTINEL CONFIG SET"
+            )));
+        }
         let s = sentinel_state(ctx)?;
         s.conf
-            .apply(&[k.clone(), v])
-            .map_err(|e| ErrorReply::new(format!("ERR Invalid value for '{k}': {e}")))?;
-        if let Some(which) = links_reset_by(&k) {
+            .apply(&[k.to_ascii_lowercase(), v.clone()])
+            .map_err(|_| {
+                ErrorReply::new(format!(
+                    "ERR Invalid value '{v}' to SENTINEL CONFIG SET '{k}'"
+                ))
+            })?;
+        s.flush_config().map_err(|e| {
+            tracing::warn!(
+                "WARNING: Sentinel was not able to save the new configuration on disk!!!: {e}"
+            );
+            ErrorReply::lit("ERR Failed to save config file. Check server logs.")
+        })?;
+        if let Some(which) = links_reset_by(&k.to_ascii_lowercase()) {
             for m in s.masters.values_mut() {
                 m.drop_links(which);
             }
         }
-        s.dirty = true;
         ctx.client.ok();
     } else {
         return Err(errors::SYNTAX);

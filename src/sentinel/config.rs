@@ -83,9 +83,18 @@ pub struct SentinelConf {
     /// sentinel sentinel-pass: the password for other sentinels (else
     /// our own requirepass, as Redis does).
     pub sentinel_pass: Option<String>,
+    /// sentinel max-known-sentinels (picket's own; Redis has no bound):
+    /// how many other sentinels one master's hellos may add. None is
+    /// [`DEFAULT_MAX_KNOWN_SENTINELS`].
+    pub max_known_sentinels: Option<usize>,
     /// Masters in file order.
     pub masters: Vec<MasterConf>,
 }
+
+/// Other sentinels a master may have by default: far above any real
+/// deployment (3 to 7), low enough that forged hellos cannot grow memory
+/// or the voter count without bound.
+pub const DEFAULT_MAX_KNOWN_SENTINELS: usize = 64;
 
 fn num<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, BadValue> {
     s.parse()
@@ -107,6 +116,12 @@ impl SentinelConf {
             deny_scripts_reconfig: true,
             ..SentinelConf::default()
         }
+    }
+
+    /// How many other sentinels one master may have.
+    pub fn peer_cap(&self) -> usize {
+        self.max_known_sentinels
+            .unwrap_or(DEFAULT_MAX_KNOWN_SENTINELS)
     }
 
     /// An instance address may be `host`: an IP address always, a
@@ -227,7 +242,23 @@ impl SentinelConf {
                 }
                 self.myid = Some(a[1].to_string());
             }
-            ("current-epoch", 2) => self.current_epoch = num(a[1], "epoch")?,
+            ("current-epoch", 2) => {
+                let e: u64 = num(a[1], "epoch")?;
+                if e > super::proto::MAX_EPOCH {
+                    return Err(BadValue(format!(
+                        "Invalid epoch '{e}': above {}",
+                        super::proto::MAX_EPOCH
+                    )));
+                }
+                self.current_epoch = e;
+            }
+            ("max-known-sentinels", 2) => {
+                let n: usize = num(a[1], "count")?;
+                if n == 0 {
+                    return Err("max-known-sentinels must be 1 or greater".into());
+                }
+                self.max_known_sentinels = Some(n);
+            }
             ("announce-ip", 2) => self.announce_ip = (!a[1].is_empty()).then(|| a[1].to_string()),
             ("announce-port", 2) => {
                 let p: u16 = num(a[1], "port")?;
@@ -255,6 +286,9 @@ impl SentinelConf {
         let mut s = String::new();
         if let Some(id) = &self.myid {
             s.push_str(&format!("sentinel myid {id}\n"));
+        }
+        if let Some(n) = self.max_known_sentinels {
+            s.push_str(&format!("sentinel max-known-sentinels {n}\n"));
         }
         if self.resolve_hostnames {
             s.push_str("sentinel resolve-hostnames yes\n");

@@ -89,7 +89,7 @@ impl Sentinel {
         req_runid: &str,
         now_ms: i64,
     ) -> (String, u64) {
-        if !self.masters.contains_key(name) {
+        if !self.masters.contains_key(name) || req_epoch > super::proto::MAX_EPOCH {
             return (String::new(), 0);
         }
         if req_epoch > self.current_epoch {

@@ -153,6 +153,14 @@ impl Sentinel {
         } else {
             self.rng.i64(0..MAX_DESYNC_MS)
         };
+        if self.current_epoch >= super::proto::MAX_EPOCH {
+            tracing::warn!(
+                master = name,
+                "No failover: the current epoch {} leaves no room to count up",
+                self.current_epoch
+            );
+            return;
+        }
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };

@@ -25,9 +25,30 @@ impl Sentinel {
         if !self.conf.host_allowed(&h.ip) || !self.conf.host_allowed(&h.master_ip) {
             return;
         }
+        let cap = self.conf.peer_cap();
         let Some(m) = self.masters.get_mut(&name) else {
             return;
         };
+        // Past the cap a new sender is not added (Redis has no cap: forged
+        // hellos could add sentinels, and voters, without end).
+        let known = m.sentinels.contains_key(&h.runid)
+            || m.sentinels
+                .values()
+                .any(|p| p.ip == h.ip && p.port == h.port);
+        if !known && m.sentinels.len() >= cap {
+            if now_ms - m.peers_full_logged_ms >= 60_000 {
+                m.peers_full_logged_ms = now_ms;
+                tracing::warn!(
+                    master = %name,
+                    sentinel = %h.runid,
+                    "Refusing sentinel {}:{} ({}) for master {name}: {cap} sentinels known already (sentinel max-known-sentinels)",
+                    h.ip,
+                    h.port,
+                    h.runid
+                );
+            }
+            return;
+        }
         // A new sentinel, or one that moved (-dup-sentinel for the old id
         // at the same address).
         let dup: Vec<String> = m
@@ -104,5 +125,69 @@ impl Sentinel {
         self.switch_master(name, &master_ip, h.master_port, now_ms);
         let to = format!("{master_ip}:{}", h.master_port);
         self.client_reconfig_script(name, "observer", &from, &to);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::proto::MAX_EPOCH;
+    use super::*;
+    use crate::sentinel::config::SentinelConf;
+
+    fn one_master(extra: &[&str]) -> Sentinel {
+        let mut conf = SentinelConf::new();
+        let line = ["monitor", "cache", "127.0.0.1", "6379", "2"];
+        conf.apply(&line.map(String::from)).unwrap();
+        if !extra.is_empty() {
+            conf.apply(&extra.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        }
+        Sentinel::new(conf, "/nonexistent/sentinel.conf".into(), 0)
+    }
+
+    fn hello(ip: &str, port: u16, id: usize, epoch: u64) -> String {
+        format!("{ip},{port},{id:040x},{epoch},cache,127.0.0.1,6379,0")
+    }
+
+    #[test]
+    fn a_hello_whose_epoch_leaves_no_room_to_count_up_is_dropped() {
+        let mut s = one_master(&[]);
+        s.handle_hello(&hello("10.0.0.1", 26379, 1, u64::MAX), 1);
+        s.handle_hello(&hello("10.0.0.1", 26379, 1, MAX_EPOCH + 1), 1);
+        assert_eq!(s.current_epoch, 0);
+        assert!(s.masters["cache"].sentinels.is_empty());
+        // The largest accepted epoch is adopted, and a failover from it
+        // does not wrap to 0: it does not start.
+        s.handle_hello(&hello("10.0.0.1", 26379, 1, MAX_EPOCH), 2);
+        assert_eq!(s.current_epoch, MAX_EPOCH);
+        s.start_failover("cache", 3, true);
+        assert_eq!(s.current_epoch, MAX_EPOCH);
+        assert!(s.masters["cache"].failover.is_none());
+    }
+
+    #[test]
+    fn hellos_past_max_known_sentinels_add_no_sentinel_but_known_ones_still_move() {
+        let mut s = one_master(&[]);
+        for id in 0..200 {
+            s.handle_hello(&hello("10.0.0.1", 20000 + id as u16, id + 1, 0), 1);
+        }
+        assert_eq!(
+            s.masters["cache"].sentinels.len(),
+            crate::sentinel::config::DEFAULT_MAX_KNOWN_SENTINELS
+        );
+        let mut s = one_master(&["max-known-sentinels", "2"]);
+        for id in 1..=5 {
+            s.handle_hello(&hello("10.0.0.1", 26379 + id as u16, id, 0), 1);
+        }
+        let ids: Vec<String> = s.masters["cache"].sentinels.keys().cloned().collect();
+        assert_eq!(ids, [format!("{:040x}", 1), format!("{:040x}", 2)]);
+        // A known sentinel that moved is followed, cap or not.
+        s.handle_hello(&hello("10.0.0.9", 26379, 2, 0), 2);
+        assert_eq!(
+            s.masters["cache"].sentinels[&format!("{:040x}", 2)].ip,
+            "10.0.0.9"
+        );
+        // And the cap persists.
+        assert!(s.conf.render().contains("sentinel max-known-sentinels 2\n"));
     }
 }

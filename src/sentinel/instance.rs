@@ -212,6 +212,9 @@ pub struct Master {
     /// When the last failover started or we voted for another leader:
     /// a new one waits twice the failover timeout.
     pub failover_start_ms: i64,
+    /// When a sentinel past `max-known-sentinels` was last logged as
+    /// refused (once a minute at most).
+    pub peers_full_logged_ms: i64,
 }
 
 impl Master {
@@ -226,6 +229,7 @@ impl Master {
             leader: None,
             failover: None,
             failover_start_ms: 0,
+            peers_full_logged_ms: i64::MIN / 2,
             conf,
         };
         for (ip, port) in &m.conf.known_replicas {

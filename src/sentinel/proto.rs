@@ -27,14 +27,21 @@ pub struct Hello {
     pub master_config_epoch: u64,
 }
 
+/// The largest epoch picket accepts from a peer, a file or a vote
+/// request. Redis takes any u64, so one forged hello with 2^64-1 makes the
+/// next `+1` wrap to 0, after which no failover can win a vote; picket
+/// refuses anything that leaves no room to count up.
+pub const MAX_EPOCH: u64 = i64::MAX as u64;
+
 impl Hello {
-    /// Parses a hello payload; `None` if it is not one.
+    /// Parses a hello payload; `None` if it is not one, or if an epoch
+    /// is beyond [`MAX_EPOCH`].
     pub fn parse(s: &str) -> Option<Hello> {
         let f: Vec<&str> = s.split(',').collect();
         if f.len() != 8 {
             return None;
         }
-        Some(Hello {
+        let h = Hello {
             ip: f[0].to_string(),
             port: f[1].parse().ok()?,
             runid: f[2].to_string(),
@@ -43,7 +50,8 @@ impl Hello {
             master_ip: f[5].to_string(),
             master_port: f[6].parse().ok()?,
             master_config_epoch: f[7].parse().ok()?,
-        })
+        };
+        (h.current_epoch <= MAX_EPOCH && h.master_config_epoch <= MAX_EPOCH).then_some(h)
     }
 
     /// The payload.

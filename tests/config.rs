@@ -388,3 +388,42 @@ fn config_resetstat_zeroes_the_counters() {
         assert!(!info.contains("cmdstat_set:"), "{who}: {info}");
     });
 }
+
+/// `dir` and `dbfilename` are protected configs (Redis 7.0): CONFIG SET
+/// refuses them with Redis's text unless `enable-protected-configs` is
+/// `yes`, or `local` for a loopback client; the directive itself cannot
+/// be changed at run time. Picket and redis-server answer alike.
+#[test]
+fn protected_configs_need_enable_protected_configs() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let path = elsewhere.path().to_str().unwrap().to_string();
+    on_both(&[], |p, who| {
+        let mut c = p.conn();
+        for name in ["dir", "dbfilename"] {
+            let value = if name == "dir" { path.as_str() } else { "x.rdb" };
+            assert_eq!(
+                err(&mut c, &["CONFIG", "SET", name, value]),
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"),
+                "{who}"
+            );
+        }
+        assert_ne!(get1(&mut c, "dir"), path, "{who}");
+        assert_eq!(get1(&mut c, "enable-protected-configs"), "no", "{who}");
+        assert_eq!(
+            err(&mut c, &["CONFIG", "SET", "enable-protected-configs", "yes"]),
+            "ERR CONFIG SET failed (possibly related to argument 'enable-protected-configs') - can't set immutable config",
+            "{who}"
+        );
+    });
+    for setting in ["yes", "local"] {
+        on_both(&["--enable-protected-configs", setting], |p, who| {
+            let mut c = p.conn();
+            let ok = cmd(&mut c, &["CONFIG", "SET", "dir", &path, "dbfilename", "x.rdb"]);
+            assert_eq!(ok.unwrap(), Value::Okay, "{who} {setting}");
+            // Redis reports the directory it changed into.
+            let dir = std::fs::canonicalize(get1(&mut c, "dir")).unwrap();
+            assert_eq!(dir, std::fs::canonicalize(&path).unwrap(), "{who}");
+            assert_eq!(get1(&mut c, "dbfilename"), "x.rdb", "{who}");
+        });
+    }
+}

@@ -264,7 +264,8 @@ fn a_failed_bgsave_stops_writes_and_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let gone = dir.path().join("gone");
     std::fs::create_dir(&gone).unwrap();
-    let mut p = picket_in(dir.path(), &["--save", "3600", "1"]);
+    let args = ["--save", "3600", "1", "--enable-protected-configs", "yes"];
+    let mut p = picket_in(dir.path(), &args);
     let mut c = p.conn();
     q(&mut c, &["SET", "k", "v"]);
     q(&mut c, &["CONFIG", "SET", "dir", dir_arg(&gone)]);

@@ -269,6 +269,25 @@ fn config_get(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// Redis 7.0's PROTECTED_CONFIG settings: where files are written. A
+/// client that may change them can make the server write a file anywhere
+/// it may, so CONFIG SET refuses them unless enable-protected-configs
+/// allows it.
+const PROTECTED: &[&str] = &["dir", "dbfilename"];
+
+/// Whether enable-protected-configs (`no`, `yes`, `local`) lets a client
+/// at `addr` change a protected setting (Redis: allowProtectedAction; a
+/// local client is a loopback one).
+fn protected_allowed(setting: &str, addr: &str) -> bool {
+    match setting {
+        "yes" => true,
+        "local" => addr
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback()),
+        _ => false,
+    }
+}
+
 /// ```text
 /// CONFIG SET parameter value [parameter value ...]
 /// ```
@@ -299,6 +318,11 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
         seen.push(d.name);
         if !d.mutable {
             return Err(fail("can't set immutable config"));
+        }
+        if PROTECTED.contains(&d.name)
+            && !protected_allowed(&ctx.srv.config.enable_protected_configs, &ctx.client.addr)
+        {
+            return Err(fail("can't set protected config"));
         }
         let val = String::from_utf8(ctx.arg(i + 1).to_vec())
             .map_err(|_| fail("argument must be valid UTF-8"))?;

@@ -153,6 +153,9 @@ pub struct Config {
     pub pidfile: String,
     pub dir: String,
     pub dbfilename: String,
+    /// enable-protected-configs: no (default), yes, or local (loopback
+    /// and Unix-socket clients only) may CONFIG SET `dir`/`dbfilename`.
+    pub enable_protected_configs: String,
     pub save: Vec<(i64, i64)>,
     pub appendonly: bool,
     pub appendfsync: String,
@@ -235,6 +238,7 @@ impl Default for Config {
             pidfile: String::new(),
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
+            enable_protected_configs: "no".into(),
             save: vec![(3600, 1), (300, 100), (60, 10000)],
             appendonly: false,
             appendfsync: "everysec".into(),
@@ -585,6 +589,20 @@ pub static DIRECTIVES: &[Directive] = &[
     string!("pidfile", pidfile, false),
     string!("dir", dir, true),
     string!("dbfilename", dbfilename, true),
+    Directive {
+        name: "enable-protected-configs",
+        aliases: &[],
+        mutable: false,
+        get: |c| c.enable_protected_configs.clone(),
+        set: |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !["no", "yes", "local"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: no, yes, local".into());
+            }
+            c.enable_protected_configs = v;
+            Ok(())
+        },
+    },
     Directive {
         name: "save",
         aliases: &[],

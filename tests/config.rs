@@ -400,7 +400,11 @@ fn protected_configs_need_enable_protected_configs() {
     on_both(&[], |p, who| {
         let mut c = p.conn();
         for name in ["dir", "dbfilename"] {
-            let value = if name == "dir" { path.as_str() } else { "x.rdb" };
+            let value = if name == "dir" {
+                path.as_str()
+            } else {
+                "x.rdb"
+            };
             assert_eq!(
                 err(&mut c, &["CONFIG", "SET", name, value]),
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"),
@@ -418,7 +422,10 @@ fn protected_configs_need_enable_protected_configs() {
     for setting in ["yes", "local"] {
         on_both(&["--enable-protected-configs", setting], |p, who| {
             let mut c = p.conn();
-            let ok = cmd(&mut c, &["CONFIG", "SET", "dir", &path, "dbfilename", "x.rdb"]);
+            let ok = cmd(
+                &mut c,
+                &["CONFIG", "SET", "dir", &path, "dbfilename", "x.rdb"],
+            );
             assert_eq!(ok.unwrap(), Value::Okay, "{who} {setting}");
             // Redis reports the directory it changed into.
             let dir = std::fs::canonicalize(get1(&mut c, "dir")).unwrap();

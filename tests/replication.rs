@@ -598,3 +598,48 @@ fn a_replica_follows_through_a_password_rotation() {
             .is_err()
     );
 }
+
+/// A replica's announced address ends up in INFO's `slaveN:` lines, which
+/// Sentinel and the operator parse: one with a CR LF in it is refused, so
+/// it cannot add an INFO field of its choosing, and one longer than
+/// Redis's NET_HOST_STR_LEN gets Redis's error.
+#[test]
+fn a_replica_cannot_inject_info_fields_through_replconf_ip_address() {
+    let master = Proc::picket(&[]);
+    let mut fake = master.raw();
+    let forged = "10.0.0.7,port=1,state=online,offset=0,lag=0\r\nmaster_repl_offset:999999";
+    fake.send(&common::resp(&["REPLCONF", "ip-address", forged]));
+    let reply = fake.reply();
+    assert_eq!(
+        reply.text(),
+        "ERR REPLCONF ip-address provided by replica instance is not a host name or an IP address"
+    );
+    let long = "a".repeat(300);
+    fake.send(&common::resp(&["REPLCONF", "ip-address", &long]));
+    assert_eq!(
+        fake.reply().text(),
+        "ERR REPLCONF ip-address provided by replica instance is too long: 300 bytes"
+    );
+    // A good one is taken and shown.
+    fake.send(&common::resp(&[
+        "REPLCONF",
+        "ip-address",
+        "10.0.0.8",
+        "listening-port",
+        "7000",
+    ]));
+    assert_eq!(fake.reply().text(), "OK");
+    fake.send(&common::resp(&["PSYNC", "?", "-1"]));
+    let mut c = master.conn();
+    let info = |c: &mut redis::Connection| -> String {
+        redis::cmd("INFO").arg("replication").query(c).unwrap()
+    };
+    assert!(
+        common::data::wait_for(Duration::from_secs(5), || info(&mut c)
+            .contains("slave0:ip=10.0.0.8,port=7000,")),
+        "{}",
+        info(&mut c)
+    );
+    let text = info(&mut c);
+    assert_eq!(text.matches("master_repl_offset:").count(), 1, "{text}");
+}

@@ -78,6 +78,33 @@ fn replicaof(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// Redis's NET_HOST_STR_LEN: the longest host name plus its NUL.
+const NET_HOST_STR_LEN: usize = 256;
+
+/// The address a replica announces (REPLCONF ip-address). Redis checks
+/// only its length; picket also wants a host name or an IP address, since
+/// it is printed into INFO's `slaveN:` lines, which Sentinel and the
+/// operator parse: a CR or LF in it would add fields of the replica's
+/// choosing (`role:slave`, `master_repl_offset`).
+fn announced_host(val: &[u8]) -> Result<String, ErrorReply> {
+    if val.len() >= NET_HOST_STR_LEN {
+        return Err(ErrorReply::new(format!(
+            "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
+            val.len()
+        )));
+    }
+    // Letters, digits, '-', '.', and for IPv6 ':' and a zone's '%'.
+    let host = val
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"-.:%_".contains(b));
+    if !host {
+        return Err(ErrorReply::lit(
+            "ERR REPLCONF ip-address provided by replica instance is not a host name or an IP address",
+        ));
+    }
+    Ok(String::from_utf8_lossy(val).into_owned())
+}
+
 /// ```text
 /// REPLCONF option value [option value ...]
 /// ```
@@ -95,7 +122,9 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
                 .filter(|p| (0..=65535).contains(p))
                 .ok_or(errors::NOT_INT)? as u16;
         } else if ctx.arg_is(i, "ip-address") {
-            conf.ip = Some(String::from_utf8_lossy(val).into_owned());
+            // An empty one announces nothing: the connection's address
+            // is shown.
+            conf.ip = Some(announced_host(val)?).filter(|ip| !ip.is_empty());
         } else if ctx.arg_is(i, "capa") {
             if val.eq_ignore_ascii_case(b"eof") {
                 conf.capa_eof = true;
@@ -226,4 +255,37 @@ fn wait(ctx: &mut Ctx) -> CmdResult {
     };
     ctx.srv.block_client(ctx.client, state);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_announced_address_is_a_host_name_or_an_ip_of_redis_s_length() {
+        for ok in [
+            "10.0.0.7",
+            "fe80::1%eth0",
+            "::1",
+            "cache-0.cache.ns.svc",
+            "",
+        ] {
+            assert_eq!(announced_host(ok.as_bytes()).unwrap(), ok);
+        }
+        for bad in [
+            "10.0.0.7\r\nrole:slave",
+            "a b",
+            "x\nmaster_repl_offset:9",
+            "1.2.3.4,port=1",
+        ] {
+            let e = announced_host(bad.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("not a host name"), "{bad:?}: {e}");
+        }
+        let long = "a".repeat(NET_HOST_STR_LEN);
+        assert_eq!(
+            announced_host(long.as_bytes()).unwrap_err().to_string(),
+            "ERR REPLCONF ip-address provided by replica instance is too long: 256 bytes"
+        );
+        assert!(announced_host("a".repeat(255).as_bytes()).is_ok());
+    }
 }

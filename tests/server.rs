@@ -562,3 +562,62 @@ fn redis_benchmark_runs_set_and_get_without_errors() {
         "benchmark's SET wrote its 3-byte value"
     );
 }
+
+/// Secrets never reach SLOWLOG: AUTH, HELLO ... AUTH, ACL SETUSER and
+/// CONFIG SET requirepass/masterauth/masteruser show `(redacted)` where
+/// the secret was, as in redis-server 7.0, whose SLOWLOG is compared
+/// argument by argument.
+#[test]
+fn slowlog_redacts_passwords_like_redis() {
+    let run = |p: &Proc| -> Vec<Vec<String>> {
+        let mut c = p.conn();
+        cmd(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]).unwrap();
+        cmd(&mut c, &["SLOWLOG", "RESET"]).unwrap();
+        cmd(
+            &mut c,
+            &[
+                "CONFIG",
+                "SET",
+                "masterauth",
+                "s3cret-a",
+                "maxmemory-samples",
+                "5",
+            ],
+        )
+        .unwrap();
+        cmd(&mut c, &["ACL", "SETUSER", "default", "on", ">s3cret-b"]).unwrap();
+        cmd(&mut c, &["AUTH", "default", "s3cret-b"]).unwrap();
+        cmd(&mut c, &["HELLO", "2", "AUTH", "default", "s3cret-b"]).unwrap();
+        let log = cmd(&mut c, &["SLOWLOG", "GET", "10"]).unwrap();
+        let redis::Value::Array(entries) = log else {
+            panic!("{log:?}")
+        };
+        let mut out: Vec<Vec<String>> = entries
+            .into_iter()
+            .map(|e| match e {
+                redis::Value::Array(f) => common::data::strs(f[3].clone()),
+                e => panic!("{e:?}"),
+            })
+            .filter(|argv| argv[0] != "SLOWLOG")
+            .collect();
+        out.reverse();
+        out
+    };
+    let picket = run(&Proc::picket(&[]));
+    let redis = run(&Proc::redis(&[]));
+    let text = format!("{picket:?}");
+    assert!(!text.contains("s3cret"), "{text}");
+    assert_eq!(picket.len(), 4, "{text}");
+    assert_eq!(
+        picket[0],
+        [
+            "CONFIG",
+            "SET",
+            "masterauth",
+            "(redacted)",
+            "maxmemory-samples",
+            "5"
+        ]
+    );
+    assert_eq!(picket, redis);
+}

@@ -23,7 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         spec!(
             "acl|setuser",
             -3,
-            ADMIN | LOADING | STALE | SKIP_MONITOR | SKIP_SLOWLOG | NO_PROPAGATE,
+            ADMIN | LOADING | STALE | NO_PROPAGATE,
             0,
             0,
             0,

@@ -49,7 +49,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!(
         "auth",
         -2,
-        NO_AUTH | FAST | STALE | LOADING | SKIP_SLOWLOG,
+        NO_AUTH | FAST | STALE | LOADING,
         0,
         0,
         0,
@@ -59,7 +59,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!(
         "hello",
         -1,
-        NO_AUTH | FAST | STALE | LOADING | SKIP_SLOWLOG,
+        NO_AUTH | FAST | STALE | LOADING,
         0,
         0,
         0,

@@ -294,9 +294,16 @@ impl Server {
         if threshold < 0 || (micros as i64) < threshold || cmd.has(flags::SKIP_SLOWLOG) {
             return;
         }
-        // Redis keeps at most 32 arguments and 128 bytes of each.
+        // Redis keeps at most 32 arguments and 128 bytes of each, and no
+        // secret.
+        let secret = super::redact::redacted(cmd.name, args);
         let mut argv: Vec<Vec<u8>> = Vec::new();
         for (i, a) in args.iter().enumerate() {
+            let a: &[u8] = if secret.contains(&i) {
+                super::redact::REDACTED
+            } else {
+                a
+            };
             if i == 31 && args.len() > 32 {
                 argv.push(format!("... ({} more arguments)", args.len() - 31).into_bytes());
                 break;
@@ -325,7 +332,7 @@ impl Server {
     }
 
     /// Sends a command to MONITOR clients (Redis: replicationFeedMonitors),
-    /// with passwords redacted as AUTH and HELLO ... AUTH do in Redis.
+    /// with secrets redacted (see `redact`).
     fn feed_monitors(&mut self, c: &mut Client, name: &str, args: &[&[u8]], now_ms: i64) {
         let mut line = format!(
             "{}.{:06} [{} {}]",
@@ -334,17 +341,9 @@ impl Server {
             c.db,
             c.addr
         );
-        let mut redact_next = 0;
+        let secret = super::redact::redacted(name, args);
         for (i, a) in args.iter().enumerate() {
-            let redact = redact_next > 0 || (name == "auth" && i > 0);
-            redact_next = if redact_next > 0 {
-                redact_next - 1
-            } else if name == "hello" && i > 1 && a.eq_ignore_ascii_case(b"AUTH") {
-                2
-            } else {
-                0
-            };
-            if redact {
+            if secret.contains(&i) {
                 line.push_str(" \"(redacted)\"");
                 continue;
             }

@@ -15,6 +15,7 @@ pub mod evict;
 pub mod info;
 pub mod metrics;
 pub mod pubsub;
+pub mod redact;
 pub mod stats;
 pub mod watch;
 

@@ -636,3 +636,33 @@ fn acl_setuser_rotates_the_default_users_password_as_redis_does() {
         );
     });
 }
+
+/// A declared bulk length is not trusted for allocation: eight clients
+/// that each announce a 512 MB argument (proto-max-bulk-len allows it)
+/// and send one byte of it cost kilobytes, not 4 GB, and everyone else is
+/// served meanwhile.
+#[test]
+fn a_declared_bulk_length_reserves_only_what_arrived() {
+    let p = Proc::picket(&[]);
+    let mut c = p.conn();
+    let used = |c: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("memory").query(c).unwrap();
+        let line = info.lines().find_map(|l| l.strip_prefix("used_memory:"));
+        line.expect("used_memory").trim().parse().unwrap()
+    };
+    let before = used(&mut c);
+    let mut raws: Vec<Raw> = (0..8).map(|_| p.raw()).collect();
+    for r in &mut raws {
+        r.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\nx");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        cmd(&mut c, &["PING"]).unwrap(),
+        redis::Value::SimpleString("PONG".into())
+    );
+    let grown = used(&mut c).saturating_sub(before);
+    assert!(grown < 16 << 20, "used_memory grew by {grown} bytes");
+    // The requests are still pending, not refused.
+    let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+    assert_eq!(clients.lines().count(), 9, "{clients}");
+}

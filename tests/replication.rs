@@ -643,3 +643,69 @@ fn a_replica_cannot_inject_info_fields_through_replconf_ip_address() {
     let text = info(&mut c);
     assert_eq!(text.matches("master_repl_offset:").count(), 1, "{text}");
 }
+
+/// A replica does not trust its master's declared snapshot size for
+/// allocation: a fake master that announces a terabyte (`$1000000000000`)
+/// and sends a few bytes leaves the replica running, serving reads and
+/// reporting the transfer in INFO.
+#[test]
+fn a_replica_survives_a_master_declaring_a_terabyte_snapshot() {
+    use picket::resp::client::{Reply, ReplyDecoder, ReplyLimits};
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fake = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut dec = ReplyDecoder::new(ReplyLimits::default());
+        let mut buf = [0u8; 4096];
+        loop {
+            let req = loop {
+                if let Some(r) = dec.next_reply().unwrap() {
+                    break r;
+                }
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "the replica hung up during the handshake");
+                dec.extend(&buf[..n]);
+            };
+            let Reply::Array(Some(argv)) = req else {
+                panic!("{req:?}")
+            };
+            match argv[0].text().to_ascii_uppercase().as_str() {
+                "PING" => s.write_all(b"+PONG\r\n").unwrap(),
+                "PSYNC" => {
+                    let id = "a".repeat(40);
+                    let head = format!("+FULLRESYNC {id} 0\r\n$1000000000000\r\nREDIS0009");
+                    s.write_all(head.as_bytes()).unwrap();
+                    // Keep the link open while the test looks.
+                    std::thread::sleep(Duration::from_secs(3));
+                    return;
+                }
+                _ => s.write_all(b"+OK\r\n").unwrap(),
+            }
+        }
+    });
+    let replica = Proc::picket(&["--replicaof", "127.0.0.1", &port.to_string()]);
+    let mut c = replica.conn();
+    let info = |c: &mut redis::Connection| -> String {
+        redis::cmd("INFO").arg("replication").query(c).unwrap()
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), || info(&mut c)
+            .contains("master_sync_total_bytes:1000000000000")),
+        "{}",
+        info(&mut c)
+    );
+    assert_eq!(q(&mut c, &["PING"]), "PONG");
+    let text = info(&mut c);
+    assert!(text.contains("master_sync_in_progress:1"), "{text}");
+    // Nothing was reserved for the terabyte.
+    let mem: String = redis::cmd("INFO").arg("memory").query(&mut c).unwrap();
+    let used: u64 = mem
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(used < 1 << 30, "used_memory {used}");
+    fake.join().unwrap();
+}

@@ -48,8 +48,13 @@ fn process_input(
         let buf = &inbuf[consumed..];
         match parse_request(buf, args, scratch, &limits) {
             Ok(ParsedRequest::Incomplete { need }) => {
-                if need > 0 {
-                    inbuf.reserve(need.saturating_sub(buf.len()));
+                // A declared length is not trusted for allocation: the
+                // buffer grows towards it at most by what has arrived
+                // (so, doubling), and a 20-byte `$536870912` header
+                // reserves 16 KiB, not 512 MB.
+                let missing = need.saturating_sub(buf.len());
+                if missing > 0 {
+                    inbuf.reserve(missing.min(buf.len().max(16 * 1024)));
                 }
                 break;
             }

@@ -494,7 +494,10 @@ async fn full_sync(
             "streamed RDB".into()
         }
     );
-    let mut data: Vec<u8> = Vec::with_capacity(size.max(0) as usize);
+    // The master's declared size is not trusted for allocation: the
+    // buffer starts at most at 16 MiB and grows as bytes arrive, so a
+    // forged `$<huge>` costs nothing until the bytes come.
+    let mut data: Vec<u8> = Vec::with_capacity((size.max(0) as usize).min(16 << 20));
     let mut last_log = std::time::Instant::now();
     loop {
         let have = data.len() + conn.buf.len();

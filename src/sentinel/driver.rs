@@ -89,11 +89,13 @@ impl Server {
                 }
             }
             Action::Emit { kind, master, msg } => {
-                // Redis's line, with the event and master as fields for
-                // log pipelines.
+                // Redis's line (which starts with the event's name), with
+                // the master and the epoch as fields for log pipelines. The
+                // name is not repeated as a field: whoever counts events
+                // in the log, as in Redis's, would count each twice.
                 let master = master.as_deref().unwrap_or_default();
                 let epoch = self.sentinel.as_ref().map_or(0, |s| s.current_epoch);
-                tracing::info!(event = kind.as_str(), master, epoch, "{kind} {msg}");
+                tracing::info!(master, epoch, "{kind} {msg}");
                 let mut dummy =
                     crate::server::client::Client::new(0, String::new(), String::new(), true, 0);
                 self.pubsub_publish(&mut dummy, kind.as_str().as_bytes(), msg.as_bytes());
